@@ -1,0 +1,132 @@
+"""Canonical channel names, units and dtypes shared by every reader, store and pipeline.
+
+Every column name carries its unit as a suffix (``_s``, ``_m``, ``_deg``, ``_kph``, ``_bar``, ``_pct``…).
+Readers convert their source units into these on the way in; nothing downstream converts again.
+
+Sign conventions (ISO 8855 vehicle axes: x forward, y left, z up):
+
+* ``g_lat`` — lateral acceleration in g, **positive to the left** (a left-hand corner gives ``g_lat > 0``).
+  This equals Racelogic's convention, so VBO lateral channels are taken as they are; sources that
+  use "positive right" are negated on the way in.
+* ``g_long`` — longitudinal acceleration in g, positive when accelerating forward, negative under braking.
+* ``steering_deg`` — steering-wheel angle in degrees, positive to the left.
+* ``lon_deg`` — WGS84 longitude, **east positive** (VBO files store west positive; readers negate).
+* ``heading_deg`` — course over ground in degrees clockwise from true north, in [0, 360).
+* Signed track curvature (``kappa_1pm``) is positive for left-hand (counter-clockwise) bends, so that
+  ``g_lat ≈ v² κ / 9.80665``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+import pyarrow as pa
+
+G0: Final = 9.80665
+"""Standard gravity, m/s² per g."""
+
+# ---------------------------------------------------------------------------------------------------
+# Wide telemetry: one row per sample.
+# ---------------------------------------------------------------------------------------------------
+
+TELEMETRY: Final[dict[str, pl.DataType]] = {
+    "session_id": pl.String(),
+    "frame_idx": pl.Int64(),  # 0-based sample index within the session
+    "t_s": pl.Float64(),  # seconds since session start
+    "utc": pl.Datetime("us", "UTC"),  # absolute time of the sample
+    "lat_deg": pl.Float64(),  # WGS84 latitude, north positive
+    "lon_deg": pl.Float64(),  # WGS84 longitude, east positive
+    "alt_m": pl.Float64(),  # altitude above mean sea level, metres
+    "speed_kph": pl.Float64(),
+    "heading_deg": pl.Float64(),
+    "sats": pl.Int32(),  # satellites in use
+    "g_lat": pl.Float64(),  # g, positive left
+    "g_long": pl.Float64(),  # g, positive forward
+    "g_vert": pl.Float64(),  # g, positive up
+    "yaw_rate_dps": pl.Float64(),  # deg/s, positive counter-clockwise seen from above
+    "throttle_pct": pl.Float64(),  # 0..100
+    "brake_bar": pl.Float64(),  # brake line pressure
+    "brake_pct": pl.Float64(),  # 0..100 where only a pedal position or switch is known
+    "steering_deg": pl.Float64(),  # positive left
+    "rpm": pl.Float64(),
+    "gear": pl.Int32(),  # 0 = neutral / unknown
+    "distance_m": pl.Float64(),  # cumulative GPS distance since session start
+    "s_m": pl.Float64(),  # position along the track reference line (null when off track / unknown)
+    "lap": pl.Int32(),  # lap number from lap slicing (null before analysis)
+    "video_file_idx": pl.Int32(),  # index of the video file this sample belongs to (VBO avifileindex)
+    "video_t_ms": pl.Int64(),  # time within that video file, milliseconds (VBO avitime)
+}
+"""Canonical wide telemetry columns in storage order."""
+
+TELEMETRY_REQUIRED: Final = ("session_id", "frame_idx", "t_s")
+"""Columns that are never null in stored telemetry."""
+
+# ---------------------------------------------------------------------------------------------------
+# Tall sink (ADR-015): any channel without a canonical column.
+# ---------------------------------------------------------------------------------------------------
+
+TELEMETRY_SIGNALS: Final[dict[str, pl.DataType]] = {
+    "session_id": pl.String(),
+    "signal_name": pl.String(),
+    "t_s": pl.Float64(),
+    "value": pl.Float64(),
+}
+
+SIGNAL_REGISTRY: Final[dict[str, pl.DataType]] = {
+    "signal_name": pl.String(),
+    "unit": pl.String(),  # "" when dimensionless / unknown
+    "source": pl.String(),  # obd2 | vbo | can | api | canonical
+    "description": pl.String(),
+    "pid": pl.String(),  # OBD-II PID as "0x0C" for seeded entries, else null
+    "min_value": pl.Float64(),
+    "max_value": pl.Float64(),
+}
+
+CAPABILITIES: Final[dict[str, pl.DataType]] = {
+    "session_id": pl.String(),
+    "signal_name": pl.String(),
+    "n_samples": pl.Int64(),
+    "mean_hz": pl.Float64(),
+    "useful": pl.Boolean(),  # enough rate and variance to drive analysis
+    "coaches": pl.String(),  # comma-separated coach names this signal enables ("" for none)
+}
+
+VIDEO_FRAMES: Final[dict[str, pl.DataType]] = {
+    "session_id": pl.String(),
+    "t_s": pl.Float64(),  # session time of the video frame
+    "video_file": pl.String(),
+    "video_t_ms": pl.Int64(),
+    "frame_no": pl.Int64(),
+}
+
+LAPS: Final[dict[str, pl.DataType]] = {
+    "session_id": pl.String(),
+    "lap": pl.Int32(),
+    "t_start_s": pl.Float64(),
+    "t_end_s": pl.Float64(),
+    "duration_s": pl.Float64(),
+    "distance_m": pl.Float64(),
+    "method": pl.String(),  # gps | distance | stint | manual
+    "kind": pl.String(),  # out | flying | in | incomplete
+    "valid": pl.Boolean(),
+    "reason": pl.String(),  # why a lap is excluded; null when valid
+}
+
+EXPORT_TABLES: Final = ("telemetry", "telemetry_signals", "signal_registry", "capabilities")
+"""Tables served by ``GET /session/<sid>/export.parquet``."""
+
+
+def arrow_schema(columns: dict[str, pl.DataType]) -> pa.Schema:
+    """The Arrow schema of a canonical column mapping (used for byte-identical exports)."""
+    return pl.DataFrame(schema=columns).to_arrow().schema
+
+
+def conform(df: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Return ``df`` with exactly ``columns``: missing ones added as nulls, extra ones dropped, dtypes cast."""
+    return df.select(
+        [
+            (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)
+            for name, dtype in columns.items()
+        ]
+    )

@@ -1,0 +1,168 @@
+"""The storage protocol every backend implements with identical behaviour.
+
+Backends: :mod:`pitwall.store.duckdb` (default, one ``.duckdb`` file) and :mod:`pitwall.store.sqlite`
+(stdlib ``sqlite3``; for devices where DuckDB does not build). Tabular data crosses this boundary as Polars
+DataFrames whose columns follow :mod:`pitwall.schema`; bulk writes go through Arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import polars as pl
+import pyarrow as pa
+
+
+class StoreError(Exception):
+    """Base class of storage errors."""
+
+
+class SessionExists(StoreError):
+    """A session with this id already has rows (HTTP 409)."""
+
+
+class UnknownSession(StoreError):
+    """No session with this id (HTTP 404)."""
+
+
+class DatabaseLocked(StoreError):
+    """The database file is held by another process (e.g. a running server)."""
+
+
+@dataclass
+class SessionRow:
+    """One row of the ``sessions`` table. Times are timezone-aware UTC."""
+
+    session_id: str
+    started_at: datetime
+    driver: str = ""
+    driver_level: str = ""
+    track: str = ""  # display name, e.g. "Sonoma Raceway"
+    track_id: str = ""  # library id, e.g. "sonoma"
+    car: str = ""
+    note: str = ""
+    source: str = "api"  # api | vbo | live | simulator | replay
+    vbo_source: str = ""  # file name of an imported VBO
+    content_hash: str = ""  # sha256 of an imported file, for idempotent imports
+    ended_at: datetime | None = None
+    n_frames: int = 0
+    duration_s: float = 0.0
+    distance_m: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)  # reader facts (VBO sections, gates, device…)
+
+
+@dataclass
+class SessionImport:
+    """Everything one import writes, atomically: the session row and its tables (schema-conformant frames)."""
+
+    session: SessionRow
+    telemetry: pl.DataFrame
+    signals: pl.DataFrame
+    registry: pl.DataFrame  # signal_registry rows to upsert (new names only)
+
+
+class Store(Protocol):
+    """Storage API. Every method is safe to call from a worker thread; one writer per process."""
+
+    backend: str  # "duckdb" | "sqlite"
+    path: str
+
+    def close(self) -> None: ...
+
+    # sessions ---------------------------------------------------------------------------------------
+    def create_session(self, row: SessionRow) -> None:
+        """Insert a session row; :class:`SessionExists` if the id is taken."""
+
+    def import_session(self, data: SessionImport) -> None:
+        """Write session row, telemetry, tall signals and registry entries in one transaction.
+
+        Raises :class:`SessionExists` if the id already has a row; on any error nothing is left behind.
+        Recomputes the session's capabilities.
+        """
+
+    def get_session(self, session_id: str) -> SessionRow:
+        """The session row; :class:`UnknownSession` if absent."""
+
+    def list_sessions(self, *, limit: int = 50, active_only: bool = False) -> pl.DataFrame:
+        """Sessions newest first with derived ``lap_count`` and ``best_lap_s`` (null when no laps)."""
+
+    def end_session(self, session_id: str, *, at: datetime | None = None) -> SessionRow:
+        """Stamp ``ended_at`` (once; later calls keep the first stamp). :class:`UnknownSession` if absent."""
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Update columns of a session row (track, track_id, n_frames, duration_s, distance_m, meta…)."""
+
+    def find_session_by_hash(self, content_hash: str) -> str | None:
+        """The id of a session imported from a file with this sha256, if any."""
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove a session and every row that belongs to it."""
+
+    # telemetry ----------------------------------------------------------------------------------------
+    def append_telemetry(self, session_id: str, frames: pl.DataFrame) -> pl.Series:
+        """Append wide frames (any subset of canonical columns + ``t_s``); assigns and returns ``frame_idx``."""
+
+    def read_telemetry(
+        self, session_id: str, *, columns: list[str] | None = None, t_from: float | None = None,
+        t_to: float | None = None,
+    ) -> pl.DataFrame:
+        """Telemetry ordered by ``frame_idx`` with canonical dtypes (empty frame if none)."""
+
+    def count_telemetry(self, session_id: str) -> int: ...
+
+    def append_signals(self, session_id: str, rows: pl.DataFrame) -> int:
+        """Append tall rows (signal_name, t_s, value); registers unknown names (source ``api``)."""
+
+    def read_signals(self, session_id: str, names: list[str] | None = None) -> pl.DataFrame: ...
+
+    def append_video_frames(self, session_id: str, rows: pl.DataFrame) -> int: ...
+
+    def read_video_frames(self, session_id: str) -> pl.DataFrame: ...
+
+    # registry and capabilities ------------------------------------------------------------------------
+    def list_registry(self) -> pl.DataFrame: ...
+
+    def register_signals(self, rows: pl.DataFrame) -> int:
+        """Insert registry rows whose ``signal_name`` is new; returns how many were added."""
+
+    def get_capabilities(self, session_id: str) -> pl.DataFrame: ...
+
+    def recompute_capabilities(self, session_id: str) -> pl.DataFrame:
+        """Rebuild per-signal sample count, mean Hz, useful flag and enabled coaches for a session."""
+
+    # laps ---------------------------------------------------------------------------------------------
+    def replace_laps(self, session_id: str, laps: pl.DataFrame) -> None:
+        """Replace the session's computed laps (``schema.LAPS`` columns)."""
+
+    def list_laps(self, *, session_id: str | None = None, limit: int = 20) -> pl.DataFrame: ...
+
+    def add_lap(self, session_id: str, lap: dict[str, Any]) -> dict[str, Any]:
+        """Insert one manual lap row (method ``manual``); returns it as stored."""
+
+    def leaderboard(self, *, track: str | None = None, limit: int = 50) -> pl.DataFrame:
+        """Best valid lap per (driver, car, track), fastest first."""
+
+    # notes, diagnostics, tokens ---------------------------------------------------------------------
+    def add_coaching_note(self, session_id: str, text: str, source: str, payload: dict[str, Any]) -> int: ...
+
+    def list_coaching_notes(self, session_id: str, *, limit: int = 50) -> pl.DataFrame: ...
+
+    def add_llm_friction(self, row: dict[str, Any]) -> None: ...
+
+    def list_llm_friction(self, *, limit: int = 100) -> pl.DataFrame: ...
+
+    def add_spectator_token(self, token_hash: str, expires_at: datetime, label: str) -> None: ...
+
+    def spectator_token_valid(self, token_hash: str, *, now: datetime) -> bool: ...
+
+    def revoke_spectator_token(self, token_hash: str) -> bool: ...
+
+    # export -------------------------------------------------------------------------------------------
+    def export_batches(self, session_id: str, table: str, *, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+        """Stream one of :data:`pitwall.schema.EXPORT_TABLES` for a session as record batches whose schema
+        is identical on every backend (``schema.arrow_schema``)."""
+
+    def export_row_count(self, session_id: str, table: str) -> int: ...

@@ -1,0 +1,265 @@
+"""One session, ready for analysis: telemetry with track position and laps (the edge loader).
+
+This module sits at the edge (like the API and notebooks): it reads from the store, collects, and caches.
+Every analysis route and notebook starts from a :class:`SessionView`::
+
+    view = SessionView.load(store, "rdam-20250801-1410", library, active_track)
+    view.telemetry      # pl.LazyFrame: stored canonical columns + s_m, offset_m (metres) + lap (Int32, null
+                        #   outside any lap); ordered by t_s
+    view.laps           # pl.DataFrame: schema.LAPS columns (lap, t_start_s, t_end_s, duration_s, distance_m,
+                        #   method, kind, valid, reason), one row per lap
+    view.track          # the session's Track (library entry of session.track_id, else the active track)
+    view.complete_laps()        # laps bounded by two crossings (kind "flying"), valid or not
+    view.require_complete_lap() # the same, or raises NoCompleteLap (HTTP 400)
+
+In an HTTP handler use :func:`view_of`, which caches views per ``(session_id, n_frames)`` in a small LRU
+registered in ``app.state.caches`` (cleared by ``POST /session/reset``) and maps the errors below to the one
+JSON error shape: :class:`NoTelemetry` → 404, :class:`NoTrack` → 404, :class:`NoCompleteLap` → 400,
+unknown session → 404.
+
+Laps are computed by :func:`session_laps` — the same function the importer uses to persist them — from the
+telemetry, the session's VBO ``[laptiming]`` gates (``session.meta["gates"]``) and the track.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import polars as pl
+from litestar.datastructures import State
+
+from pitwall.analysis.laps import add_lap_column, slice_laps
+from pitwall.analysis.position import add_track_position
+from pitwall.api.deps import store_of
+from pitwall.api.errors import ApiError
+from pitwall.store.base import SessionRow, Store, UnknownSession
+from pitwall.track import Gate, Track
+
+
+class TrackLookup(Protocol):
+    """What :class:`SessionView` needs from a track library (``pitwall.formats.track.TrackLibrary``)."""
+
+    def get(self, track_id: str) -> Track: ...
+
+
+class SessionViewError(Exception):
+    """A session that cannot be analysed; ``status``/``error`` are the HTTP answer."""
+
+    status = 400
+    error = "cannot analyse session"
+
+    def __init__(self, session_id: str, detail: str) -> None:
+        super().__init__(f"{session_id}: {detail}")
+        self.session_id = session_id
+        self.detail = detail
+
+
+class NoTelemetry(SessionViewError):
+    """The session has no telemetry rows (HTTP 404)."""
+
+    status = 404
+    error = "no telemetry"
+
+
+class NoTrack(SessionViewError):
+    """Neither the session's track nor an active track is available (HTTP 404)."""
+
+    status = 404
+    error = "no track"
+
+
+class NoCompleteLap(SessionViewError):
+    """The session has no complete lap (HTTP 400)."""
+
+    status = 400
+    error = "no complete lap"
+
+
+COMPLETE_KINDS: tuple[str, ...] = ("flying",)
+"""Lap kinds bounded by two timing events on both ends (start/finish crossings or distance boundaries)."""
+
+
+def gates_from_meta(meta: Mapping[str, Any]) -> tuple[Gate, ...]:
+    """The VBO ``[laptiming]`` gates stored in ``session.meta["gates"]`` (a list of Gate field dicts)."""
+    raw = meta.get("gates") or ()
+    gates: list[Gate] = []
+    for item in raw:
+        if isinstance(item, Gate):
+            gates.append(item)
+        elif isinstance(item, Mapping):
+            gates.append(
+                Gate(
+                    name=str(item.get("name", "")),
+                    kind=cast(Any, item.get("kind", "start_finish")),
+                    lat1_deg=float(item["lat1_deg"]),
+                    lon1_deg=float(item["lon1_deg"]),
+                    lat2_deg=float(item["lat2_deg"]),
+                    lon2_deg=float(item["lon2_deg"]),
+                    heading_deg=None if item.get("heading_deg") is None else float(item["heading_deg"]),
+                )
+            )
+    return tuple(gates)
+
+
+def session_laps(telemetry: pl.DataFrame, track: Track, meta: Mapping[str, Any]) -> pl.DataFrame:
+    """The lap table (``schema.LAPS`` columns, ``session_id`` carried over) of one session's telemetry.
+
+    Requires ``t_s``, ``lat_deg``, ``lon_deg`` (``heading_deg``, ``speed_kph``, ``distance_m`` when present).
+    Uses the VBO gates of ``meta["gates"]`` when they cross, else the track's start/finish (see
+    :func:`pitwall.analysis.laps.slice_laps`).
+    """
+    return slice_laps(telemetry.lazy(), track, gates=gates_from_meta(meta)).collect()
+
+
+@dataclass(frozen=True, eq=False)
+class SessionView:
+    """A session's telemetry (with ``s_m``, ``offset_m``, ``lap``), its laps and its track. See the module doc."""
+
+    session: SessionRow
+    track: Track
+    telemetry: pl.LazyFrame
+    laps: pl.DataFrame
+    n_frames: int
+
+    @property
+    def session_id(self) -> str:
+        return self.session.session_id
+
+    @classmethod
+    def load(
+        cls, store: Store, session_id: str, track_library: TrackLookup | None, active_track: Track | None
+    ) -> SessionView:
+        """Read, position and slice one session.
+
+        Raises :class:`~pitwall.store.base.UnknownSession`, :class:`NoTelemetry` or :class:`NoTrack`.
+        The track is the library entry of ``session.track_id`` when it resolves, else ``active_track``.
+        """
+        row = store.get_session(session_id)
+        frames = store.read_telemetry(session_id)
+        if frames.height == 0:
+            raise NoTelemetry(session_id, "the session has no telemetry rows")
+        track = _track_for(row, track_library, active_track)
+        positioned = add_track_position(frames.sort("t_s").lazy(), track).collect()
+        laps = session_laps(positioned, track, row.meta)
+        telemetry = add_lap_column(positioned.drop("lap", strict=False).lazy(), laps.lazy()).collect()
+        return cls(session=row, track=track, telemetry=telemetry.lazy(), laps=laps, n_frames=frames.height)
+
+    def complete_laps(self) -> pl.DataFrame:
+        """Laps bounded by two timing events (kind ``flying``), valid or not, in lap order."""
+        return self.laps.filter(pl.col("kind").is_in(COMPLETE_KINDS)).sort("lap")
+
+    def require_complete_lap(self) -> pl.DataFrame:
+        """:meth:`complete_laps`, or :class:`NoCompleteLap` when there is none."""
+        laps = self.complete_laps()
+        if laps.height == 0:
+            raise NoCompleteLap(self.session_id, "the session has no complete lap")
+        return laps
+
+    def best_lap(self) -> int | None:
+        """The fastest valid complete lap number (``None`` when there is none)."""
+        laps = self.complete_laps().filter(pl.col("valid")).sort("duration_s", "lap")
+        return None if laps.height == 0 else int(laps["lap"][0])
+
+    def lap_telemetry(self, lap: int) -> pl.LazyFrame:
+        """Telemetry rows of one lap."""
+        return self.telemetry.filter(pl.col("lap") == lap)
+
+
+def _track_for(row: SessionRow, library: TrackLookup | None, active: Track | None) -> Track:
+    if row.track_id and library is not None:
+        try:
+            return library.get(row.track_id)
+        except KeyError:
+            pass
+    if active is None:
+        raise NoTrack(
+            row.session_id, f"track {row.track_id or '(none)'} is not in the library and no track is active"
+        )
+    return active
+
+
+class SessionViewCache:
+    """A small thread-safe LRU of views keyed by ``(session_id, n_frames)`` (new frames → a fresh view)."""
+
+    def __init__(self, maxsize: int = 8) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple[str, int], SessionView] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_or_load(self, key: tuple[str, int], load: Callable[[], SessionView]) -> SessionView:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        view = load()
+        with self._lock:
+            self._items[key] = view
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return view
+
+    def clear(self) -> int:
+        """Drop every cached view; returns how many were dropped."""
+        with self._lock:
+            n = len(self._items)
+            self._items.clear()
+        return n
+
+
+CACHE_NAME = "session_view"
+"""The name under which the view cache registers its ``clear`` in ``app.state.caches``."""
+
+_state_lock = threading.Lock()
+
+
+def view_cache_of(state: State) -> SessionViewCache:
+    """The app's view cache, created on first use and registered in ``state.caches`` (name → clear callable)."""
+    with _state_lock:
+        cache = state.get("session_view_cache")
+        if cache is None:
+            cache = SessionViewCache()
+            state.session_view_cache = cache
+            caches = state.get("caches")
+            if isinstance(caches, dict):
+                caches[CACHE_NAME] = cache.clear
+        return cast(SessionViewCache, cache)
+
+
+def track_library_of(state: State) -> TrackLookup | None:
+    """The track library kept on ``app.state`` (``None`` when the app has none)."""
+    return cast("TrackLookup | None", state.get("library"))
+
+
+def view_of(state: State, session_id: str, *, require_complete_lap: bool = True) -> SessionView:
+    """The (cached) view of a session for an HTTP handler; errors become :class:`ApiError` (404/400/503).
+
+    With ``require_complete_lap`` (the contract's analytics rule) a session without a complete lap is a 400.
+    """
+    store = store_of(state)
+    try:
+        n_frames = store.count_telemetry(session_id)
+        if n_frames == 0:
+            store.get_session(session_id)  # unknown session → 404 "unknown session" below
+            raise NoTelemetry(session_id, "the session has no telemetry rows")
+        view = view_cache_of(state).get_or_load(
+            (session_id, n_frames),
+            lambda: SessionView.load(
+                store, session_id, track_library_of(state), cast("Track | None", state.get("track"))
+            ),
+        )
+        if require_complete_lap:
+            view.require_complete_lap()
+    except UnknownSession as exc:
+        raise ApiError(404, "unknown session", session_id) from exc
+    except SessionViewError as exc:
+        raise ApiError(exc.status, exc.error, str(exc)) from exc
+    return view

@@ -1,0 +1,222 @@
+"""Analytics-route latency on a real server; prints one JSON object per line:
+``{"bench", "value", "unit", "baseline", "ratio"}``.
+
+Setup: a 1-hour, 20 Hz Sonoma session (72,000 rows) — the simulator's physics lap
+(:func:`pitwall.live.physics.lap_profile`, natural lap of the E46 M3 ≈ 107 s, so ≈ 33 laps) repeated, with
+seeded noise: GPS fixes from :class:`~pitwall.live.physics.GpsReceiver` (0.5 m, Gauss-Markov), speed ± 0.5 km/h,
+throttle ± 1 %, and a camera link in the VBOX style (two 30-minute video files, ``video_file_idx``/``video_t_ms``).
+Like the Road America VBOs it has no accelerometer channel, so every route also derives g from GPS. It is written into a fresh DuckDB file through ``Store.import_session`` (Arrow bulk insert); then a REAL
+server is started (``python -m pitwall --db … --port …``, uvicorn) and every ``/session/<sid>/…`` analysis
+route of :mod:`pitwall.api.analysis` is requested over HTTP (keep-alive):
+
+* ``analytics.cold_first_request``: the very first analysis request (reads 72,000 rows, positions them on the
+  track, slices laps, derives g, computes corner passes) — ms;
+* ``analytics.<route>.p50`` / ``.p95``: warm latency (after 2 warm-up requests), over ``--requests`` requests;
+* ``analytics.worst_p50``: the slowest route's p50 against the 50 ms target (baseline 50, ratio ≤ 1 passes).
+
+Baseline of the per-route lines: ``analytics.numpy_lap_slicer`` — a hand-written numpy lap slicer (start/finish
+segment intersection on the same 72,000 fixes, interpolated crossing times, lap durations), timed in the same
+run (median of 20): the cost of the bare arithmetic of the simplest analysis, without HTTP, JSON or Polars.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.analytics [--requests 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+
+from pitwall import DATA_DIR, schema
+from pitwall.analysis.geo import haversine_m, to_local_xy
+from pitwall.formats.car import load_car
+from pitwall.formats.track import load_track
+from pitwall.live.physics import GpsReceiver, lap_profile, lap_time_s
+from pitwall.store import open_store
+from pitwall.store.base import SessionImport, SessionRow
+from pitwall.track import Gate, Track
+from tests.api.server_process import running_server
+
+SESSION_ID = "bench-sonoma-1h"
+RATE_HZ = 20.0
+DURATION_S = 3600.0
+ROUTES = (
+    "corners",
+    "scorecard",
+    "highlights",
+    "stats",
+    "friction_circle",
+    "hustle_map",
+    "eob",
+    "incidents",
+    "map",
+    "sync",
+    "clips",
+    "pedal_behavior",
+    "throttle_corner_box",
+    "corner_classification",
+    "straight_line_speed",
+    "brake_acceleration",
+)
+TARGET_P50_MS = 50.0
+
+
+def _emit(bench: str, value: float, unit: str, baseline: float | None) -> None:
+    ratio = value / baseline if baseline else None
+    print(
+        json.dumps(
+            {
+                "bench": bench,
+                "value": round(value, 2),
+                "unit": unit,
+                "baseline": None if baseline is None else round(baseline, 3),
+                "ratio": None if ratio is None else round(ratio, 2),
+            }
+        ),
+        flush=True,
+    )
+
+
+def session_frame(track: Track, *, seed: int = 7) -> pl.DataFrame:
+    """One hour at 20 Hz of the physics lap repeated with noise (canonical wide columns, no g channels)."""
+    profile = lap_profile(track, car=load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml"), lap_seconds=None)
+    period = lap_time_s(profile)
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, DURATION_S, 1.0 / RATE_HZ)
+    start = period - 20.0  # the session starts 20 s before the first start-line crossing: an out-lap
+    phase = np.mod(t + start, period)
+    lap_t = profile["t_s"].to_numpy()
+
+    def at(column: str) -> np.ndarray:
+        return np.interp(phase, lap_t, profile[column].to_numpy(), period=period)
+
+    heading = np.radians(profile["heading_deg"].to_numpy())
+    sin_h = np.interp(phase, lap_t, np.sin(heading), period=period)
+    cos_h = np.interp(phase, lap_t, np.cos(heading), period=period)
+    lat, lon = GpsReceiver(profile, seed=seed).fixes(t + start)
+    step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    t0 = datetime(2026, 5, 26, 17, 0, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "session_id": SESSION_ID,
+            "frame_idx": np.arange(t.size),
+            "t_s": t,
+            "utc": [t0 + timedelta(seconds=float(x)) for x in t],
+            "lat_deg": lat,
+            "lon_deg": lon,
+            "alt_m": at("alt_m"),
+            "speed_kph": np.clip(at("speed_kph") + rng.normal(0.0, 0.5, t.size), 0.0, None),
+            "heading_deg": np.degrees(np.arctan2(sin_h, cos_h)) % 360.0,
+            "sats": np.full(t.size, 14),
+            "throttle_pct": np.clip(at("throttle_pct") + rng.normal(0.0, 1.0, t.size), 0.0, 100.0),
+            "brake_bar": at("brake_bar"),
+            "steering_deg": at("steering_deg"),
+            "rpm": at("rpm"),
+            "gear": np.rint(at("gear")).astype(np.int32),
+            "distance_m": np.concatenate([[0.0], np.cumsum(step)]),
+            "video_file_idx": np.where(t < DURATION_S / 2, 1, 2).astype(np.int32),  # two 30-minute files
+            "video_t_ms": np.rint(1000.0 * np.mod(t, DURATION_S / 2)).astype(np.int64) + 1200,
+        }
+    )
+    return schema.conform(frame, schema.TELEMETRY)
+
+
+def write_session(db: Path, track: Track, frame: pl.DataFrame) -> None:
+    store = open_store(db)
+    try:
+        row = SessionRow(
+            session_id=SESSION_ID,
+            started_at=frame["utc"][0],
+            ended_at=frame["utc"][-1],
+            driver="bench",
+            track=track.name,
+            track_id=track.id,
+            source="simulator",
+            n_frames=frame.height,
+            duration_s=float(frame["t_s"][-1]),
+            distance_m=float(frame["distance_m"][-1]),
+        )
+        empty = pl.DataFrame(schema=schema.TELEMETRY_SIGNALS)
+        store.import_session(SessionImport(row, frame, empty, pl.DataFrame(schema=schema.SIGNAL_REGISTRY)))
+    finally:
+        store.close()
+
+
+def numpy_lap_times(t: np.ndarray, lat: np.ndarray, lon: np.ndarray, gate: Gate) -> np.ndarray:
+    """The baseline: lap durations from interpolated start/finish crossings (segment intersection in a local
+    plane), crossings within 30 s of the previous one ignored."""
+    x, y = to_local_xy(lat, lon, gate.lat1_deg, gate.lon1_deg)
+    bx, by = to_local_xy(gate.lat2_deg, gate.lon2_deg, gate.lat1_deg, gate.lon1_deg)
+    rx, ry = np.diff(x), np.diff(y)
+    denom = rx * by - ry * bx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (-x[:-1] * by + y[:-1] * bx) / denom
+        g = (-x[:-1] * ry + y[:-1] * rx) / denom
+    idx = np.nonzero((f >= 0) & (f < 1) & (g >= 0) & (g <= 1))[0]
+    crossings = t[idx] + f[idx] * (t[idx + 1] - t[idx])
+    keep = np.concatenate([[True], np.diff(crossings) > 30.0]) if crossings.size else crossings.astype(bool)
+    return np.asarray(np.diff(crossings[keep]), dtype=np.float64)
+
+
+def _median_ms(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per route")
+    args = parser.parse_args()
+    track = load_track(DATA_DIR / "tracks" / "sonoma.json")
+    frame = session_frame(track)
+    t, lat, lon = (frame[c].to_numpy() for c in ("t_s", "lat_deg", "lon_deg"))
+    laps = numpy_lap_times(t, lat, lon, track.start_finish)
+    baseline = _median_ms(lambda: numpy_lap_times(t, lat, lon, track.start_finish), 20)
+    _emit("analytics.session_rows", float(frame.height), "rows", None)
+    _emit("analytics.numpy_lap_slicer", baseline, "ms", None)
+    _emit("analytics.numpy_laps_found", float(laps.size), "laps", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        write_session(db, track, frame)
+        with (
+            running_server(db, "--track", str(DATA_DIR / "tracks" / "sonoma.json")) as base,
+            httpx.Client(base_url=base, timeout=120.0) as client,
+        ):
+            start = time.perf_counter()
+            first = client.get(f"/session/{SESSION_ID}/stats")
+            first.raise_for_status()
+            _emit("analytics.cold_first_request", 1000.0 * (time.perf_counter() - start), "ms", None)
+            _emit("analytics.complete_laps", float(first.json()["n_complete_laps"]), "laps", None)
+            worst = 0.0
+            for route in ROUTES:
+                url = f"/session/{SESSION_ID}/{route}"
+                for _ in range(2):
+                    client.get(url).raise_for_status()
+                times = []
+                for _ in range(args.requests):
+                    start = time.perf_counter()
+                    client.get(url).raise_for_status()
+                    times.append(1000.0 * (time.perf_counter() - start))
+                p50 = statistics.median(times)
+                p95 = float(np.percentile(times, 95))
+                worst = max(worst, p50)
+                _emit(f"analytics.{route}.p50", p50, "ms", baseline)
+                _emit(f"analytics.{route}.p95", p95, "ms", baseline)
+            _emit("analytics.worst_p50", worst, "ms", TARGET_P50_MS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Pedal behaviour: time-weighted samples and the four pedal states (pure Polars).
+
+Every sample stands for the time until the next one (``dt_s``, see :func:`add_sample_dt`), so fractions are
+fractions of *time*, not of rows, and stay right when the logging rate varies.
+
+The four states, decided per sample in this order (the first that applies wins):
+
+* ``trail_brake`` — brake on while the car turns (``|g_lat| ≥ turn_g``): braking carried into the corner;
+* ``brake_only`` — brake on, car (nearly) straight; a brake pressed together with the throttle counts as brake;
+* ``throttle_only`` — throttle on, brake off;
+* ``coast`` — neither pedal on.
+
+"Brake on" uses ``brake_bar`` when the session has it (default threshold 2 bar), else ``brake_pct``
+(default 5 %). A session with neither channel never brakes here; routes report the channel used.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import polars as pl
+
+PEDAL_STATES: Final = ("throttle_only", "brake_only", "trail_brake", "coast")
+"""The four pedal states, in display order."""
+
+BrakeChannel = Literal["brake_bar", "brake_pct"]
+
+DEFAULT_BRAKE_BAR: Final = 2.0
+"""Brake-on threshold on ``brake_bar``, bar."""
+DEFAULT_BRAKE_PCT: Final = 5.0
+"""Brake-on threshold on ``brake_pct``, percent."""
+
+
+def add_sample_dt(lf: pl.LazyFrame, *, max_gap_s: float = 0.5) -> pl.LazyFrame:
+    """Add ``dt_s``: the seconds each sample stands for (time to the next sample; the last row repeats the
+    previous interval). Intervals longer than ``max_gap_s`` (logging drop-outs, or rows of non-adjacent laps
+    put side by side) count as 0 s: time without data is not attributed to anything.
+
+    Requires ``t_s`` (seconds), rows ordered by ``t_s``.
+    """
+    forward = pl.col("t_s").shift(-1) - pl.col("t_s")
+    dt = forward.fill_null(pl.col("t_s") - pl.col("t_s").shift(1)).fill_null(0.0)
+    return lf.with_columns(pl.when(dt > max_gap_s).then(0.0).otherwise(dt).alias("dt_s"))
+
+
+def brake_on_expr(*, brake_th: float | None = None, decel_g: float | None = None) -> pl.Expr:
+    """Boolean: the brake is applied on this sample.
+
+    ``brake_bar ≥ brake_th`` (default 2 bar) when the frame has any ``brake_bar`` value, else
+    ``brake_pct ≥ brake_th`` (default 5 %). With ``decel_g`` set and neither channel present, a deceleration
+    ``g_long ≤ -decel_g`` counts as braking (a *derived* brake signal for brake-point detection only).
+    Requires ``brake_bar`` and ``brake_pct`` (nullable), and ``g_long`` when ``decel_g`` is given.
+    """
+    bar_th = DEFAULT_BRAKE_BAR if brake_th is None else brake_th
+    pct_th = DEFAULT_BRAKE_PCT if brake_th is None else brake_th
+    by_pct = pl.col("brake_pct").fill_null(0.0) >= pct_th
+    if decel_g is not None:
+        by_pct = (
+            pl.when(pl.col("brake_pct").is_not_null().any())
+            .then(by_pct)
+            .otherwise(pl.col("g_long").fill_null(0.0) <= -decel_g)
+        )
+    return (
+        pl.when(pl.col("brake_bar").is_not_null().any())
+        .then(pl.col("brake_bar").fill_null(0.0) >= bar_th)
+        .otherwise(by_pct)
+    )
+
+
+def brake_channel_expr() -> pl.Expr:
+    """The brake channel :func:`brake_on_expr` reads (``"brake_bar"``, ``"brake_pct"`` or null), as a scalar."""
+    return (
+        pl.when(pl.col("brake_bar").is_not_null().any())
+        .then(pl.lit("brake_bar"))
+        .when(pl.col("brake_pct").is_not_null().any())
+        .then(pl.lit("brake_pct"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("brake_channel")
+    )
+
+
+def throttle_on_expr(*, throttle_th: float = 5.0) -> pl.Expr:
+    """Boolean: ``throttle_pct ≥ throttle_th`` (percent). Requires ``throttle_pct`` (null counts as off)."""
+    return pl.col("throttle_pct").fill_null(0.0) >= throttle_th
+
+
+def add_pedal_state(
+    lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
+) -> pl.LazyFrame:
+    """Add ``pedal_state`` (one of :data:`PEDAL_STATES`, see the module doc).
+
+    Requires ``throttle_pct`` (%), ``brake_bar`` (bar) / ``brake_pct`` (%), ``g_lat`` (g; measured or derived).
+    """
+    brake = brake_on_expr(brake_th=brake_th)
+    turning = pl.col("g_lat").abs().fill_null(0.0) >= turn_g
+    state = (
+        pl.when(brake & turning)
+        .then(pl.lit("trail_brake"))
+        .when(brake)
+        .then(pl.lit("brake_only"))
+        .when(throttle_on_expr(throttle_th=throttle_th))
+        .then(pl.lit("throttle_only"))
+        .otherwise(pl.lit("coast"))
+    )
+    return lf.with_columns(state.alias("pedal_state"))
+
+
+def _state_totals() -> list[pl.Expr]:
+    total = pl.col("dt_s").sum()
+    exprs: list[pl.Expr] = [total.alias("total_s")]
+    for state in PEDAL_STATES:
+        seconds = pl.col("dt_s").filter(pl.col("pedal_state") == state).sum()
+        exprs.append(seconds.alias(f"{state}_s"))
+        exprs.append(pl.when(total > 0).then(seconds / total).otherwise(None).alias(f"{state}_frac"))
+    return exprs
+
+
+def pedal_time_by_lap(
+    lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
+) -> pl.LazyFrame:
+    """Seconds and time fractions of each pedal state per lap.
+
+    Requires ``t_s`` (s, ordered), ``lap`` and the columns of :func:`add_pedal_state`. Output, one row per lap
+    (rows with a null ``lap`` are dropped), sorted by lap: ``lap``, ``total_s``, and for each state
+    ``<state>_s`` (seconds) and ``<state>_frac`` (0..1 of ``total_s``).
+    """
+    states = add_pedal_state(
+        add_sample_dt(lf), throttle_th=throttle_th, brake_th=brake_th, turn_g=turn_g
+    ).filter(pl.col("lap").is_not_null())
+    return states.group_by("lap").agg(_state_totals()).sort("lap")
+
+
+def pedal_time_session(
+    lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
+) -> pl.LazyFrame:
+    """The same totals as :func:`pedal_time_by_lap` over every row of ``lf`` (one row, no ``lap`` column),
+    plus ``brake_channel`` (the channel used, null when none)."""
+    states = add_pedal_state(add_sample_dt(lf), throttle_th=throttle_th, brake_th=brake_th, turn_g=turn_g)
+    return states.select([*_state_totals(), brake_channel_expr()])

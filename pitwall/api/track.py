@@ -1,0 +1,256 @@
+"""Track routes: markers, danger zones and weather of the ACTIVE track, and any library track's elevation.
+
+``/track/markers``, ``/track/danger_zones``, ``/track/weather`` and ``/markers`` read the active track
+(``--track``; 404 ``{"error": "no active track"}`` when none is loaded). ``/track/<id>/elevation`` reads
+``<tracks_dir>/<id>.json``: 404 when the file is missing, 422 when it has no (or an empty) ``reference_line``
+or no altitude in it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+import numpy as np
+from litestar import Router, get
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from pitwall.analysis.maps import elevation_profile
+from pitwall.api.deps import settings_of, track_of
+from pitwall.api.errors import ApiError
+from pitwall.formats.errors import ReadError
+from pitwall.formats.track import load_track
+from pitwall.track import Track, WeatherPhase
+
+TRACK_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+"""Library ids are file stems: letters, digits, ``-`` and ``_`` (no path separators)."""
+
+
+class MarkerOut(msgspec.Struct):
+    kind: str
+    s_m: float
+    text: str
+    corner: str | None
+
+
+class Markers(msgspec.Struct):
+    """Markers of the active track (``s_m``: metres from the start line), optionally filtered."""
+
+    track_id: str
+    track_name: str
+    corner: str | None
+    kind: str | None
+    count: int
+    markers: list[MarkerOut]
+
+
+class DangerZoneOut(msgspec.Struct):
+    name: str
+    s_start_m: float
+    s_end_m: float
+    severity: str
+    text: str
+
+
+class DangerZones(msgspec.Struct):
+    track_id: str
+    track_name: str
+    count: int
+    danger_zones: list[DangerZoneOut]
+
+
+class WeatherPhaseOut(msgspec.Struct):
+    hour_from: int
+    hour_to: int
+    label: str
+    air_temp_c: float
+    track_temp_c: float
+    wind_kph: float
+    note: str
+
+
+class Weather(msgspec.Struct):
+    """The weather phase covering ``hour_local`` (the track's local hour; default: now in the track's
+    ``timezone``), null when no phase covers it, and every phase of the track."""
+
+    track_id: str
+    track_name: str
+    timezone: str
+    hour_local: int
+    phase: WeatherPhaseOut | None
+    phases: list[WeatherPhaseOut]
+
+
+class ElevationPoint(msgspec.Struct):
+    s_m: float
+    alt_m: float | None
+    grade_pct: float | None
+
+
+class Elevation(msgspec.Struct):
+    """Altitude along the reference line every ``step_m`` metres (linear interpolation), with the slope to the
+    next point; ``climb_m`` sums every rise over the lap."""
+
+    track_id: str
+    track_name: str
+    length_m: float
+    step_m: float
+    min_alt_m: float
+    max_alt_m: float
+    climb_m: float
+    points: list[ElevationPoint]
+
+
+def _marker_rows(track: Track, *, corner: str | None = None, kind: str | None = None) -> Markers:
+    chosen = [
+        MarkerOut(kind=m.kind, s_m=m.s_m, text=m.text, corner=m.corner)
+        for m in sorted(track.markers, key=lambda m: m.s_m)
+        if (corner is None or m.corner == corner) and (kind is None or m.kind == kind)
+    ]
+    return Markers(
+        track_id=track.id, track_name=track.name, corner=corner, kind=kind, count=len(chosen), markers=chosen
+    )
+
+
+@get("/track/markers", operation_id="trackMarkers", sync_to_thread=False)
+def track_markers(state: State) -> Markers:
+    """Every marker of the active track (brake boards, crests, kerbs…), ordered along the lap."""
+    return _marker_rows(track_of(state))
+
+
+@get("/markers", operation_id="markers", sync_to_thread=False)
+def markers(
+    state: State,
+    corner: Annotated[
+        str | None, Parameter(description="only markers of this turn label (e.g. 6, 3a)")
+    ] = None,
+    kind: Annotated[
+        str | None, Parameter(description="only markers of this kind (e.g. crest, brake_board)")
+    ] = None,
+) -> Markers:
+    """The active track's markers filtered by ``corner`` and/or ``kind`` (an empty list when none match)."""
+    return _marker_rows(track_of(state), corner=corner, kind=kind)
+
+
+@get("/track/danger_zones", operation_id="trackDangerZones", sync_to_thread=False)
+def danger_zones(state: State) -> DangerZones:
+    """Danger zones of the active track (blind crests, run-off…), ordered along the lap."""
+    track = track_of(state)
+    zones = [
+        DangerZoneOut(name=z.name, s_start_m=z.s_start_m, s_end_m=z.s_end_m, severity=z.severity, text=z.text)
+        for z in sorted(track.danger_zones, key=lambda z: z.s_start_m)
+    ]
+    return DangerZones(track_id=track.id, track_name=track.name, count=len(zones), danger_zones=zones)
+
+
+def _covers(phase: WeatherPhase, hour: int) -> bool:
+    """``hour_from`` inclusive, ``hour_to`` exclusive; a phase may wrap past midnight (22 → 6)."""
+    if phase.hour_from <= phase.hour_to:
+        return phase.hour_from <= hour < phase.hour_to
+    return hour >= phase.hour_from or hour < phase.hour_to
+
+
+def _phase_out(phase: WeatherPhase) -> WeatherPhaseOut:
+    return WeatherPhaseOut(
+        phase.hour_from,
+        phase.hour_to,
+        phase.label,
+        phase.air_temp_c,
+        phase.track_temp_c,
+        phase.wind_kph,
+        phase.note,
+    )
+
+
+def _local_hour(timezone: str) -> int:
+    try:
+        zone = ZoneInfo(timezone) if timezone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return datetime.now(zone).hour
+
+
+@get("/track/weather", operation_id="trackWeather", sync_to_thread=False)
+def weather(
+    state: State,
+    hour_local: Annotated[
+        int | None, Parameter(ge=0, le=23, description="local hour at the track, 0..23 (default: now)")
+    ] = None,
+) -> Weather:
+    """The active track's typical conditions at ``hour_local`` (air/track temperature, wind, note)."""
+    track = track_of(state)
+    hour = _local_hour(track.timezone) if hour_local is None else hour_local
+    phase = next((p for p in track.weather if _covers(p, hour)), None)
+    return Weather(
+        track_id=track.id,
+        track_name=track.name,
+        timezone=track.timezone or "UTC",
+        hour_local=hour,
+        phase=_phase_out(phase) if phase is not None else None,
+        phases=[_phase_out(p) for p in track.weather],
+    )
+
+
+def _library_track(state: State, track_id: str) -> Track:
+    """``<tracks_dir>/<track_id>.json``: 400 bad id, 404 missing, 422 without a usable reference line."""
+    if not TRACK_ID.fullmatch(track_id):
+        raise ApiError(400, "invalid track id", track_id)
+    path = settings_of(state).tracks_dir / f"{track_id}.json"
+    if not path.is_file():
+        raise ApiError(404, "unknown track", f"{path.name} is not in the track library")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ApiError(422, "unreadable track", f"{path.name}: {exc}") from exc
+    line = raw.get("reference_line") if isinstance(raw, dict) else None
+    if not isinstance(line, dict) or not line.get("s_m"):
+        raise ApiError(422, "no reference line", f"{path.name} has no reference_line")
+    try:
+        return load_track(path)
+    except ReadError as exc:
+        raise ApiError(422, "invalid track", str(exc)) from exc
+
+
+@get("/track/{track_id:str}/elevation", operation_id="trackElevation", sync_to_thread=True)
+def elevation(
+    state: State,
+    track_id: str,
+    step_m: Annotated[
+        float, Parameter(ge=1, le=500, description="sampling step along the line, metres")
+    ] = 10.0,
+) -> Elevation:
+    """Elevation profile along the centre line of ``data/tracks/<track_id>.json`` every ``step_m`` metres."""
+    track = _library_track(state, track_id)
+    alt = track.reference_line.alt_m
+    known = alt[~np.isnan(alt)]  # NaN = altitude unknown
+    if known.size == 0:
+        raise ApiError(422, "no elevation", f"{track_id}: the reference line carries no altitude")
+    profile = elevation_profile(track, step_m=step_m).collect()
+    rises = profile["alt_m"].diff().clip(lower_bound=0.0).sum()
+    points = [
+        ElevationPoint(
+            s_m=row["s_m"],
+            alt_m=None if row["alt_m"] is None or math.isnan(row["alt_m"]) else row["alt_m"],
+            grade_pct=None if row["grade_pct"] is None or math.isnan(row["grade_pct"]) else row["grade_pct"],
+        )
+        for row in profile.iter_rows(named=True)
+    ]
+    return Elevation(
+        track_id=track.id,
+        track_name=track.name,
+        length_m=track.length_m,
+        step_m=step_m,
+        min_alt_m=float(known.min()),
+        max_alt_m=float(known.max()),
+        climb_m=float(rises),
+        points=points,
+    )
+
+
+router = Router("/", route_handlers=[track_markers, markers, danger_zones, weather, elevation])

@@ -1,0 +1,169 @@
+"""The HTTP application: :func:`create_app` wires routers, resources and the one error shape.
+
+Resources live on ``app.state`` (see :mod:`pitwall.api.deps`): ``settings``, ``store`` (``None`` when the
+database cannot be opened — every DB route then answers 503), ``store_error``, ``track`` (the active track or
+``None``), ``library`` (the track library or ``None``), ``cars`` (car configs, ``None`` when the cars folder
+is missing), ``live`` (the live service; ``None`` until one is wired) and ``caches`` (name → ``clear()``
+callable, emptied by ``POST /session/reset``).
+
+To add routes, append your ``Router`` to :data:`ROUTE_HANDLERS`; to own a resource for the app's lifetime,
+append an async context manager ``(app) -> AsyncIterator[None]`` to :data:`LIFESPANS` (entered in order).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import anyio.to_thread
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
+
+from pitwall import __version__
+from pitwall.api import (
+    analysis,
+    cars,
+    core,
+    diagnostics,
+    exports,
+    laps,
+    leaderboard,
+    live_diagnostics,
+    realtime,
+    replay,
+    sessions,
+    signals,
+    track,
+)
+from pitwall.api.errors import EXCEPTION_HANDLERS, error_response
+from pitwall.api.security import remote_access_guard
+from pitwall.config import Settings
+from pitwall.formats.car import list_cars
+from pitwall.formats.errors import ReadError
+from pitwall.formats.track import TrackLibrary, load_track
+from pitwall.store import open_store
+from pitwall.store.base import DatabaseLocked, SessionExists, StoreError, UnknownSession
+
+log = logging.getLogger("pitwall.api")
+
+T = TypeVar("T")
+
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [
+    core.router,
+    cars.router,
+    sessions.router,
+    signals.router,
+    exports.router,
+    leaderboard.router,
+    diagnostics.router,
+    live_diagnostics.router,
+    realtime.router,
+    replay.router,
+    laps.router,
+    analysis.router,
+    track.router,
+]
+"""Every router of the app, one line each."""
+
+
+def _open_resources(state: State) -> None:
+    """Open the store and load the active track, the track library and the cars (blocking; runs in a thread).
+
+    Nothing here is fatal: a resource that cannot be loaded is ``None`` and its routes answer 503/404.
+    """
+    settings: Settings = state.settings
+    try:
+        state.store = open_store(settings.db, backend=settings.backend)
+        state.store_error = None
+    except Exception as exc:  # any failure to open means "no database": the app still serves the rest
+        log.exception("database %s not opened", settings.db)
+        state.store, state.store_error = None, f"{settings.db}: {exc}"
+    state.track = _load_or_none("active track", settings.track, load_track)
+    state.library = _load_or_none("track library", settings.tracks_dir, TrackLibrary)
+    state.cars = _load_or_none("cars", settings.cars_dir, list_cars)
+
+
+def _load_or_none(what: str, path: Path, load: Callable[[Path], T]) -> T | None:
+    """``load(path)``, or ``None`` (logged) when the path is missing or unreadable."""
+    if not path.exists():
+        log.warning("%s not loaded: %s does not exist", what, path)
+        return None
+    try:
+        return load(path)
+    except (ReadError, OSError) as exc:
+        log.error("%s not loaded: %s", what, exc)
+        return None
+
+
+def _close_resources(state: State) -> None:
+    store = state.get("store")
+    if store is not None:
+        state.store = None
+        store.close()
+
+
+@asynccontextmanager
+async def resources(app: Litestar) -> AsyncIterator[None]:
+    """Open the store, track, library and cars on startup; close the store on shutdown."""
+    await anyio.to_thread.run_sync(_open_resources, app.state)
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(_close_resources, app.state)
+
+
+LIFESPANS: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] = [resources, realtime.realtime]
+"""Lifespan context managers, entered in order on startup and exited in reverse on shutdown."""
+
+
+def _store_error(status: int, error: str) -> Callable[[Request[Any, Any, Any], StoreError], Response[Any]]:
+    def handle(_: Request[Any, Any, Any], exc: StoreError) -> Response[Any]:
+        return error_response(status, error, str(exc))
+
+    return handle
+
+
+STORE_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    UnknownSession: _store_error(404, "unknown session"),
+    SessionExists: _store_error(409, "session exists"),
+    DatabaseLocked: _store_error(503, "database locked"),
+}
+"""Storage errors raised anywhere in a handler map to the one error shape with these status codes."""
+
+
+def create_app(
+    settings: Settings, *, route_handlers: Sequence[ControllerRouterHandler] | None = None
+) -> Litestar:
+    """The Pitwall ASGI app for ``settings`` (resources are opened by the lifespan, not here).
+
+    ``route_handlers`` replaces :data:`ROUTE_HANDLERS` (tests of a single router).
+    """
+    return Litestar(
+        route_handlers=list(ROUTE_HANDLERS if route_handlers is None else route_handlers),
+        lifespan=list(LIFESPANS),
+        state=State(
+            {
+                "settings": settings,
+                "store": None,
+                "store_error": "not opened yet",
+                "track": None,
+                "library": None,
+                "cars": None,
+                "live": None,
+                "caches": {},
+            }
+        ),
+        exception_handlers=cast("ExceptionHandlersMap", {**EXCEPTION_HANDLERS, **STORE_EXCEPTION_HANDLERS}),
+        middleware=[remote_access_guard(settings)],
+        openapi_config=OpenAPIConfig(
+            title="Pitwall",
+            version=__version__,
+            path="/schema",
+            description='Local-first telemetry and driver coaching. Errors: {"error": str, "detail": any}.',
+        ),
+    )

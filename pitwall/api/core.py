@@ -1,0 +1,51 @@
+"""``GET /health``: liveness with storage, track, live-CAN status and the active session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Router, get
+from litestar.datastructures import State
+
+from pitwall import __version__
+from pitwall.api.deps import live_of
+from pitwall.api.schemas import CanStatus, Health, iso_utc
+from pitwall.store.base import Store
+
+
+def _active_session_id(store: Store) -> str | None:
+    active = store.list_sessions(limit=1, active_only=True)
+    return str(active["session_id"][0]) if active.height else None
+
+
+def _can_status(live: Any) -> CanStatus | None:
+    if live is None:
+        return None
+    stats: dict[str, Any] = live.stats()
+    return CanStatus(
+        connected=bool(stats.get("connected")), fps=stats.get("fps"), frames_total=stats.get("frames_total")
+    )
+
+
+@get("/health", operation_id="health", sync_to_thread=True)
+def health(state: State) -> Health:
+    """Liveness probe. ``duckdb`` is true when the store is open (also for the SQLite backend, per contract);
+    ``engine`` and ``coach`` are null (no ML engine or LLM coach is loaded); ``active_session_id`` is the
+    newest session without ``ended_at``; ``can`` is null when no live reader runs."""
+    store: Store | None = state.get("store")
+    track = state.get("track")
+    return Health(
+        status="ok",
+        version=__version__,
+        engine=None,
+        coach=None,
+        track=None if track is None else track.name,
+        duckdb=store is not None,
+        active_session_id=None if store is None else _active_session_id(store),
+        can=_can_status(live_of(state)),
+        timestamp=iso_utc(datetime.now(UTC).replace(microsecond=0)),
+    )
+
+
+router = Router("/", route_handlers=[health])

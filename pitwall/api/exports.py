@@ -1,0 +1,121 @@
+"""``GET /session/<sid>/export.parquet``: stream one table of a session as Parquet, in constant memory.
+
+Record batches from ``Store.export_batches`` are re-cut into row groups of exactly :data:`ROW_GROUP_ROWS`
+rows (the last one shorter) and each finished row group is sent as soon as it is written, so the bytes depend
+only on the data — the same import gives byte-identical files on DuckDB and SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from litestar import Router, get
+from litestar.datastructures import State
+from litestar.response import Stream
+
+from pitwall.api.deps import store_of
+from pitwall.api.errors import ApiError
+from pitwall.schema import EXPORT_TABLES
+
+ROW_GROUP_ROWS: Final = 50_000
+"""Rows per Parquet row group (and per record batch read from the store)."""
+
+
+class _ChunkSink:
+    """A write-only file object for ``pq.ParquetWriter`` that hands out the bytes written since the last
+    :meth:`drain`."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._position = 0
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        """Nothing is buffered here."""
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def drain(self) -> bytes:
+        chunk = b"".join(self._parts)
+        self._parts.clear()
+        return chunk
+
+
+def _row_groups(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``rows`` rows (the last one shorter) from batches of any size."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        yield pa.Table.from_batches(pending)
+
+
+def parquet_chunks(
+    batches: Iterable[pa.RecordBatch], *, rows_per_group: int = ROW_GROUP_ROWS
+) -> Iterator[bytes]:
+    """Parquet file bytes for ``batches`` (all with one schema), yielded one row group at a time.
+    Yields nothing when there are no batches."""
+    groups = _row_groups(batches, rows_per_group)
+    first = next(groups, None)
+    if first is None:
+        return
+    sink = _ChunkSink()
+    with pq.ParquetWriter(sink, first.schema) as writer:
+        writer.write_table(first, row_group_size=rows_per_group)
+        yield sink.drain()
+        for group in groups:
+            writer.write_table(group, row_group_size=rows_per_group)
+            yield sink.drain()
+    yield sink.drain()
+
+
+@get("/session/{session_id:str}/export.parquet", operation_id="exportParquet", sync_to_thread=True)
+def export_parquet(state: State, session_id: str, table: str = "telemetry") -> Stream:
+    """Stream one table of a session as a Parquet file (for DuckDB-wasm hydration).
+
+    ``table``: ``telemetry`` (wide canonicals, default), ``telemetry_signals`` (tall sink), ``signal_registry``
+    (stamped with the session id), ``capabilities``. Headers: ``X-Pitwall-Session``, ``X-Pitwall-Table``,
+    ``X-Pitwall-Rows``. 400 bad table, 404 no rows, 503 no database. Same bytes on every backend.
+    """
+    if table not in EXPORT_TABLES:
+        raise ApiError(400, "bad table", {"table": table, "valid": list(EXPORT_TABLES)})
+    store = store_of(state)
+    rows = store.export_row_count(session_id, table)
+    if rows == 0:
+        raise ApiError(404, "no rows", {"session_id": session_id, "table": table})
+    return Stream(
+        parquet_chunks(store.export_batches(session_id, table, batch_rows=ROW_GROUP_ROWS)),
+        media_type="application/octet-stream",
+        headers={
+            "X-Pitwall-Session": session_id,
+            "X-Pitwall-Table": table,
+            "X-Pitwall-Rows": str(rows),
+            "Content-Disposition": f'attachment; filename="{session_id}-{table}.parquet"',
+        },
+    )
+
+
+router = Router("/", route_handlers=[export_parquet])

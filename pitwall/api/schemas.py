@@ -1,0 +1,337 @@
+"""Request and response bodies of the core HTTP routes, as ``msgspec.Struct``s validated by Litestar.
+
+Keys are snake_case exactly as in the contract (``spec/pitwall-api.md``). Units are in the key names
+(``_s`` seconds, ``_m`` metres, ``_kph`` km/h); timestamps are ISO-8601 UTC strings ending in ``Z``.
+A body that does not match its Struct is answered 400 with the one error shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import polars as pl
+
+from pitwall import schema
+
+FrameValue = float | int | str | None
+"""A cell of an ingested wide frame: numbers for numeric channels, an ISO-8601 string for ``utc``."""
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-05-26T17:00:00Z`` (with microseconds when present). Naive datetimes are taken as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
+
+
+def json_value(value: Any) -> Any:
+    """A cell as JSON: datetimes as :func:`iso_utc` strings, everything else unchanged."""
+    return iso_utc(value) if isinstance(value, datetime) else value
+
+
+def json_rows(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """A frame as a list of JSON objects (column → value) with :func:`json_value` cells."""
+    return [{key: json_value(value) for key, value in row.items()} for row in df.iter_rows(named=True)]
+
+
+def json_record(record: Any) -> dict[str, Any]:
+    """A dataclass instance (e.g. a ``SessionRow``) as a JSON object with :func:`json_value` fields."""
+    return {key: json_value(value) for key, value in dataclasses.asdict(record).items()}
+
+
+class CanStatus(msgspec.Struct):
+    """Live CAN reader figures shown by ``/health`` (null when no reader runs)."""
+
+    connected: bool
+    fps: float | None
+    frames_total: int | None
+
+
+class Health(msgspec.Struct):
+    """``GET /health``. ``engine``/``coach`` are null: no ML engine or LLM coach is loaded."""
+
+    status: str
+    version: str
+    engine: str | None
+    coach: str | None
+    track: str | None
+    duckdb: bool
+    active_session_id: str | None
+    can: CanStatus | None
+    timestamp: str
+
+
+class SessionStart(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /session/start``. ``session_id`` defaults to ``<track-slug>-<UTC %Y%m%d-%H%M%S>``; ``track``
+    defaults to the active track's name."""
+
+    driver: str = ""
+    driver_level: str = ""
+    track: str = ""
+    car: str = ""
+    note: str = ""
+    session_id: str | None = None
+
+
+class SessionStarted(msgspec.Struct):
+    started: bool
+    session_id: str
+
+
+class SessionEnded(msgspec.Struct):
+    """``POST /session/<sid>/end``: ``ended_at`` is the first stamp (later calls keep it)."""
+
+    ended: bool
+    session_id: str
+    ended_at: str
+
+
+class SessionList(msgspec.Struct):
+    sessions: list[dict[str, Any]]
+    count: int
+
+
+class SessionDetail(msgspec.Struct):
+    """``GET /session/<sid>``: the session row, its laps and its last 50 coaching notes (newest first)."""
+
+    session: dict[str, Any]
+    laps: list[dict[str, Any]]
+    coaching_notes: list[dict[str, Any]]
+
+
+class ResetResult(msgspec.Struct):
+    """``POST /session/reset``: ``cleared`` maps each registered cache to the entries it dropped (null when the
+    cache does not count them)."""
+
+    reset: bool
+    cleared: dict[str, int | None]
+
+
+class ImportRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /session/import``: ``vbo_path`` must resolve under one of the server's import roots."""
+
+    vbo_path: str
+    driver: str = ""
+    driver_level: str = ""
+    session_id: str | None = None
+    car: str = ""
+
+
+class ImportResponse(msgspec.Struct):
+    """A finished import: ``n_frames`` telemetry rows, ``duration_s`` seconds, ``distance_m`` metres."""
+
+    session_id: str
+    n_frames: int
+    duration_s: float
+    distance_m: float
+    vbo_source: str
+    capabilities_count: int
+    track: str | None
+    status: str  # "imported"
+
+
+class FramesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /session/<sid>/frames``: wide canonical frames, each an object of column → value.
+
+    Allowed keys: the canonical columns of ``pitwall.schema.TELEMETRY`` except ``session_id`` and
+    ``frame_idx`` (assigned by the server). ``t_s`` is required; ``utc`` is an ISO-8601 string.
+    """
+
+    frames: list[dict[str, FrameValue]]
+
+
+class FramesAppended(msgspec.Struct):
+    session_id: str
+    appended: int
+    first_frame_idx: int | None
+    last_frame_idx: int | None
+
+
+class FrameAppended(msgspec.Struct):
+    session_id: str
+    frame_idx: int
+
+
+class VideoFrameIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One video frame: session time ``t_s`` (s), file name, time within the file (ms), frame number."""
+
+    t_s: float
+    video_file: str
+    video_t_ms: int
+    frame_no: int | None = None
+
+
+class VideoFramesIn(msgspec.Struct, forbid_unknown_fields=True):
+    frames: list[VideoFrameIn]
+
+
+class SignalsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /session/<sid>/signals``: tall tuples ``[signal_name, t_s, value]`` (ADR-015 sink)."""
+
+    signals: list[tuple[str, float, float]]
+
+
+class Appended(msgspec.Struct):
+    """Rows appended; ``registered`` lists signal names that were new to the registry."""
+
+    session_id: str
+    appended: int
+    registered: list[str] = msgspec.field(default_factory=list)
+
+
+class Rows(msgspec.Struct):
+    """A generic table answer: ``rows`` of column → value, and their ``count``."""
+
+    rows: list[dict[str, Any]]
+    count: int
+
+
+class Capabilities(msgspec.Struct):
+    """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful``, ``coaches``."""
+
+    session_id: str
+    capabilities: list[dict[str, Any]]
+    count: int
+
+
+class Registry(msgspec.Struct):
+    signals: list[dict[str, Any]]
+    count: int
+
+
+class ResampledSignal(msgspec.Struct):
+    """One resampled signal: ``values`` on the common axis and, per point, ``source`` — ``measured`` when a
+    sample lies on the grid point, ``interpolated`` otherwise, null where the signal has no data."""
+
+    values: list[float | None]
+    source: list[str | None]
+
+
+class ResampledSignals(msgspec.Struct):
+    """``GET /session/<sid>/signals``: ``x`` is the common axis (``t_s`` seconds or ``distance_m`` metres)."""
+
+    session_id: str
+    axis: str
+    x_name: str
+    step: float
+    interp: str
+    n: int
+    x: list[float]
+    signals: dict[str, ResampledSignal]
+    missing: list[str]
+
+
+class LapIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /lap``: a manual lap; times in seconds since session start; ``duration_s`` defaults to
+    ``t_end_s - t_start_s``; ``lap`` defaults to the session's next lap number."""
+
+    session_id: str
+    lap: int | None = None
+    t_start_s: float
+    t_end_s: float
+    duration_s: float | None = None
+    distance_m: float | None = None
+    kind: str = "flying"
+    valid: bool = True
+    reason: str | None = None
+
+
+class LeaderboardEntry(msgspec.Struct):
+    """One best lap: ``time`` is ``m:ss.mmm``; ``lap_time_s`` the same in seconds."""
+
+    rank: int
+    initials: str
+    driver: str
+    car: str
+    track: str
+    time: str
+    lap_time_s: float
+    session_id: str | None
+    lap: int | None
+
+
+class Leaderboard(msgspec.Struct):
+    entries: list[LeaderboardEntry]
+    count: int
+
+
+class CarsList(msgspec.Struct):
+    """``GET /cars``: every car YAML, the loaded one flagged ``loaded: true``."""
+
+    cars: list[dict[str, Any]]
+    loaded_id: str | None
+    cars_dir: str
+
+
+INGEST_COLUMNS: dict[str, pl.DataType] = {
+    name: dtype for name, dtype in schema.TELEMETRY.items() if name not in ("session_id", "frame_idx")
+}
+"""Columns a client may send in ``/frames`` and ``/frame`` (``session_id``/``frame_idx`` are assigned)."""
+
+_INT_BOUNDS: dict[type[pl.DataType], tuple[int, int]] = {
+    pl.Int32: (-(2**31), 2**31 - 1),
+    pl.Int64: (-(2**63), 2**63 - 1),
+}
+
+
+class FrameError(ValueError):
+    """An ingested frame with an unknown column or a value of the wrong type (HTTP 400)."""
+
+
+def frames_frame(frames: list[dict[str, FrameValue]]) -> pl.DataFrame:
+    """Validate wide frames (column → value objects) into a frame with canonical dtypes.
+
+    Every frame needs a numeric ``t_s`` (seconds since session start). Float channels take JSON numbers,
+    integer channels (``sats``, ``gear``, ``video_file_idx``, ``video_t_ms``) integral numbers, ``utc`` an
+    ISO-8601 string (naive means UTC). Raises :class:`FrameError` naming the frame index and column.
+    """
+    if not frames:
+        raise FrameError("no frames")
+    names = list(dict.fromkeys(name for frame in frames for name in frame))
+    unknown = [name for name in names if name not in INGEST_COLUMNS]
+    if unknown:
+        raise FrameError(f"unknown column(s) {unknown}; allowed: {sorted(INGEST_COLUMNS)}")
+    if "t_s" not in names:
+        raise FrameError("every frame needs t_s (seconds since session start)")
+    columns = [
+        pl.Series(
+            name,
+            [_cell(i, name, frame.get(name)) for i, frame in enumerate(frames)],
+            dtype=INGEST_COLUMNS[name],
+        )
+        for name in names
+    ]
+    return pl.DataFrame(columns)
+
+
+def _cell(index: int, name: str, value: FrameValue) -> Any:
+    dtype = INGEST_COLUMNS[name]
+    if value is None:
+        if name == "t_s":
+            raise FrameError(f"frame {index}: t_s is required")
+        return None
+    if dtype == pl.Datetime("us", "UTC"):
+        return _utc_cell(index, name, value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FrameError(f"frame {index}: {name} expects a number, got {value!r}")
+    bounds = _INT_BOUNDS.get(type(dtype))
+    if bounds is None:
+        return float(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise FrameError(f"frame {index}: {name} expects an integer, got {value!r}")
+    if not bounds[0] <= value <= bounds[1]:
+        raise FrameError(f"frame {index}: {name} out of range: {value!r}")
+    return int(value)
+
+
+def _utc_cell(index: int, name: str, value: FrameValue) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise FrameError(f"frame {index}: {name} expects an ISO-8601 time string, got {value!r}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

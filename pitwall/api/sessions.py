@@ -1,0 +1,287 @@
+"""Sessions: CRUD, VBO import, ingest of frames and video frames, and the cache reset.
+
+(Tall signals are ingested by ``POST /session/<sid>/signals`` in :mod:`pitwall.api.signals`, next to the
+``GET`` of the same path.)
+
+Store errors map to the one error shape in :mod:`pitwall.api.app`: unknown session → 404, existing id → 409,
+no database → 503.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+from litestar import Router, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from pitwall.api.deps import settings_of, store_of
+from pitwall.api.errors import ApiError
+from pitwall.api.schemas import (
+    Appended,
+    FrameAppended,
+    FrameError,
+    FramesAppended,
+    FramesIn,
+    FrameValue,
+    ImportRequest,
+    ImportResponse,
+    ResetResult,
+    SessionDetail,
+    SessionEnded,
+    SessionList,
+    SessionStart,
+    SessionStarted,
+    VideoFramesIn,
+    frames_frame,
+    iso_utc,
+    json_record,
+    json_rows,
+)
+from pitwall.formats.errors import ReadError
+from pitwall.importer import (
+    InvalidSessionId,
+    candidate_ids,
+    check_session_id,
+    import_vbo_file,
+    make_session_id,
+)
+from pitwall.schema import VIDEO_FRAMES
+from pitwall.store.base import SessionExists, SessionRow, Store
+
+MAX_DETAIL_LAPS = 10_000
+"""``GET /session/<sid>`` lists every lap of a session up to this many."""
+
+
+def _valid_id(session_id: str) -> str:
+    try:
+        return check_session_id(session_id)
+    except InvalidSessionId as exc:
+        raise ApiError(400, "invalid session id", str(exc)) from exc
+
+
+# -- CRUD -------------------------------------------------------------------------------------------------
+
+
+@post("/session/start", status_code=200, operation_id="startSession", sync_to_thread=True)
+def start_session(state: State, data: SessionStart) -> SessionStarted:
+    """Open a session row. ``session_id`` defaults to ``<track-slug>-<UTC %Y%m%d-%H%M%S>`` (a ``-2``… suffix
+    when that id exists); ``track`` defaults to the active track. 409 when a supplied id exists."""
+    store = store_of(state)
+    active = state.get("track")
+    track_name = data.track or (active.name if active is not None else "")
+    row = SessionRow(
+        session_id="",
+        started_at=datetime.now(UTC),
+        driver=data.driver,
+        driver_level=data.driver_level,
+        track=track_name,
+        track_id=active.id if active is not None and track_name == active.name else "",
+        car=data.car,
+        note=data.note,
+        source="api",
+    )
+    if data.session_id is not None:
+        row.session_id = _valid_id(data.session_id)
+        store.create_session(row)
+        return SessionStarted(started=True, session_id=row.session_id)
+    for candidate in candidate_ids(make_session_id(track_name, row.started_at)):
+        row.session_id = candidate
+        try:
+            store.create_session(row)
+            return SessionStarted(started=True, session_id=row.session_id)
+        except SessionExists:
+            continue
+    raise ApiError(409, "session exists", f"every id up to {row.session_id} is taken")
+
+
+@post("/session/{session_id:str}/end", status_code=200, operation_id="endSession", sync_to_thread=True)
+def end_session(state: State, session_id: str) -> SessionEnded:
+    """Stamp ``ended_at`` = now. Idempotent: later calls return the first stamp. 404 unknown session."""
+    row = store_of(state).end_session(session_id)
+    assert row.ended_at is not None
+    return SessionEnded(ended=True, session_id=row.session_id, ended_at=iso_utc(row.ended_at))
+
+
+@get("/sessions", operation_id="listSessions", sync_to_thread=True)
+def list_sessions(
+    state: State,
+    limit: Annotated[int, Parameter(ge=1, le=500, description="rows, 1..500")] = 50,
+    active_only: Annotated[bool, Parameter(description="only sessions without ended_at")] = False,
+) -> SessionList:
+    """Sessions newest first; each row carries derived ``lap_count`` and ``best_lap_s`` (null without laps).
+    The reader facts (``meta``) are in ``GET /session/<sid>`` only."""
+    sessions = store_of(state).list_sessions(limit=limit, active_only=active_only)
+    rows = json_rows(sessions.drop("meta", strict=False))
+    return SessionList(sessions=rows, count=len(rows))
+
+
+@get("/session/{session_id:str}", operation_id="getSession", sync_to_thread=True)
+def get_session(state: State, session_id: str) -> SessionDetail:
+    """The session row (with ``meta``: the reader's facts), its laps and its last 50 coaching notes, newest
+    first (``payload``: the finding's numbers). 404 unknown session."""
+    store = store_of(state)
+    row = store.get_session(session_id)
+    return SessionDetail(
+        session=json_record(row),
+        laps=json_rows(store.list_laps(session_id=session_id, limit=MAX_DETAIL_LAPS)),
+        coaching_notes=[
+            {**note, "payload": json.loads(note["payload"]) if note["payload"] else None}
+            for note in json_rows(store.list_coaching_notes(session_id, limit=50))
+        ],
+    )
+
+
+@post("/session/reset", status_code=200, operation_id="resetCaches", sync_to_thread=True)
+def reset(state: State) -> ResetResult:
+    """Clear every in-memory cache registered in ``app.state.caches`` (the database is not touched).
+    ``cleared`` maps each cache to the number of entries it dropped (null when it does not say)."""
+    caches: dict[str, Callable[[], Any]] = state.caches
+    cleared = {name: clear() for name, clear in list(caches.items())}
+    return ResetResult(reset=True, cleared={k: v if isinstance(v, int) else None for k, v in cleared.items()})
+
+
+# -- import -----------------------------------------------------------------------------------------------
+
+
+def resolve_import_path(raw: str, roots: Sequence[Path]) -> Path:
+    """The real path of ``raw`` (symlinks resolved) when it lies under one of ``roots``: 403 outside them
+    (including a symlink pointing out), 404 when no such file exists."""
+    if not raw.strip() or "\0" in raw:
+        raise ApiError(400, "invalid request", "vbo_path must be a non-empty path")
+    real = Path(os.path.realpath(raw))
+    real_roots = [Path(os.path.realpath(root)) for root in roots]
+    if not any(real == root or root in real.parents for root in real_roots):
+        raise ApiError(
+            403, "path outside import roots", {"vbo_path": raw, "import_roots": [str(r) for r in real_roots]}
+        )
+    if not real.is_file():
+        raise ApiError(404, "file not found", raw)
+    return real
+
+
+@post("/session/import", status_code=200, operation_id="importSession", sync_to_thread=True)
+def import_session(state: State, data: ImportRequest) -> ImportResponse:
+    """Parse a VBO from disk into a new session (telemetry, tall signals, registry, capabilities; atomic).
+
+    ``vbo_path`` must resolve under the server's import roots (403); missing file 404; unreadable VBO 400
+    (``detail`` names file, line and reason); 409 when the id exists or the same file (sha256) was already
+    imported (``detail.session_id`` names that session)."""
+    store = store_of(state)
+    path = resolve_import_path(data.vbo_path, settings_of(state).import_roots)
+    if data.session_id is not None:
+        _valid_id(data.session_id)
+    try:
+        result = import_vbo_file(
+            store,
+            path,
+            library=state.get("library"),
+            driver=data.driver,
+            driver_level=data.driver_level,
+            session_id=data.session_id,
+            car=data.car,
+        )
+    except ReadError as exc:
+        raise ApiError(
+            400,
+            "unreadable VBO",
+            {"message": str(exc), "file": exc.path, "line": exc.line, "reason": exc.reason},
+        ) from exc
+    if result.status == "skipped":
+        raise ApiError(
+            409, "already imported", {"session_id": result.session_id, "vbo_source": result.vbo_source}
+        )
+    return ImportResponse(
+        session_id=result.session_id,
+        n_frames=result.n_frames,
+        duration_s=result.duration_s,
+        distance_m=result.distance_m,
+        vbo_source=result.vbo_source,
+        capabilities_count=result.capabilities_count,
+        track=result.track,
+        status=result.status,
+    )
+
+
+# -- ingest -----------------------------------------------------------------------------------------------
+
+
+def _existing_session(state: State, session_id: str) -> Store:
+    store = store_of(state)
+    store.get_session(session_id)  # UnknownSession → 404
+    return store
+
+
+def _validated(frames: list[dict[str, FrameValue]]) -> pl.DataFrame:
+    try:
+        return frames_frame(frames)
+    except FrameError as exc:
+        raise ApiError(400, "invalid frames", str(exc)) from exc
+
+
+@post("/session/{session_id:str}/frames", status_code=200, operation_id="appendFrames", sync_to_thread=True)
+def append_frames(state: State, session_id: str, data: FramesIn) -> FramesAppended:
+    """Append a batch of wide canonical frames (``{"frames": [{"t_s": 0.0, "speed_kph": 88.2, …}, …]}``).
+    Keys: canonical columns except ``session_id``/``frame_idx``; unknown column or wrong type → 400."""
+    store = _existing_session(state, session_id)
+    idx = store.append_telemetry(session_id, _validated(data.frames))
+    return FramesAppended(
+        session_id=session_id,
+        appended=idx.len(),
+        first_frame_idx=None if idx.is_empty() else int(idx[0]),
+        last_frame_idx=None if idx.is_empty() else int(idx[-1]),
+    )
+
+
+@post("/session/{session_id:str}/frame", status_code=200, operation_id="appendFrame", sync_to_thread=True)
+def append_frame(state: State, session_id: str, data: dict[str, FrameValue]) -> FrameAppended:
+    """Append one wide frame (an object of canonical column → value, ``t_s`` required); returns its
+    ``frame_idx``."""
+    store = _existing_session(state, session_id)
+    idx = store.append_telemetry(session_id, _validated([data]))
+    return FrameAppended(session_id=session_id, frame_idx=int(idx[0]))
+
+
+@post(
+    "/session/{session_id:str}/video_frames",
+    status_code=200,
+    operation_id="appendVideoFrames",
+    sync_to_thread=True,
+)
+def append_video_frames(state: State, session_id: str, data: VideoFramesIn) -> Appended:
+    """Append video frame metadata: ``t_s`` (session seconds), ``video_file``, ``video_t_ms``, ``frame_no``."""
+    store = _existing_session(state, session_id)
+    if not data.frames:
+        raise ApiError(400, "invalid request", "no frames")
+    rows = pl.DataFrame(
+        {
+            "t_s": [f.t_s for f in data.frames],
+            "video_file": [f.video_file for f in data.frames],
+            "video_t_ms": [f.video_t_ms for f in data.frames],
+            "frame_no": [f.frame_no for f in data.frames],
+        },
+        schema={name: VIDEO_FRAMES[name] for name in ("t_s", "video_file", "video_t_ms", "frame_no")},
+    )
+    return Appended(session_id=session_id, appended=store.append_video_frames(session_id, rows))
+
+
+router = Router(
+    "/",
+    route_handlers=[
+        start_session,
+        end_session,
+        list_sessions,
+        get_session,
+        reset,
+        import_session,
+        append_frames,
+        append_frame,
+        append_video_frames,
+    ],
+)

@@ -1,0 +1,295 @@
+"""The import service shared by ``POST /session/import``, the CLI and the bulk pipeline.
+
+One VBO becomes one session: parse → detect the track → choose the session id → write everything atomically
+(``Store.import_session``) → :func:`finish_import` (post-import derivations). Imports are idempotent: the
+sha256 of the file's bytes is stored with the session, and a file already imported is ``skipped``.
+
+Parsing is separated from writing so the bulk pipeline parses in worker processes
+(:func:`parse_for_import` returns picklable data) and writes from one process (:func:`import_parsed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import polars as pl
+
+from pitwall import schema
+from pitwall.analysis.track_match import detect_track
+from pitwall.formats.errors import ReadError
+from pitwall.formats.vbo import VboRecording, parse_vbo
+from pitwall.session_view import session_laps
+from pitwall.store.base import SessionExists, SessionImport, SessionRow, Store
+from pitwall.track import Track
+
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""Valid session ids: 1–128 characters, letters, digits, ``.``, ``_``, ``-``; no leading punctuation."""
+
+MAX_ID_SUFFIX = 100
+"""Auto-generated ids that collide get ``-2`` … ``-100`` appended (:func:`candidate_ids`)."""
+
+
+class InvalidSessionId(ValueError):
+    """A session id that does not match :data:`SESSION_ID_PATTERN` (HTTP 400)."""
+
+
+class TrackSource(Protocol):
+    """What the importer needs from a track library (``pitwall.formats.track.TrackLibrary``)."""
+
+    @property
+    def tracks(self) -> list[Track]: ...
+
+
+@dataclass(frozen=True)
+class ParsedImport:
+    """A parsed VBO ready to be written; picklable, so it can cross from a worker process to the writer."""
+
+    path: Path
+    content_hash: str  # sha256 hex of the file's bytes
+    recording: VboRecording
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The outcome of one import. ``skipped`` means the same bytes were imported before as ``session_id``."""
+
+    status: Literal["imported", "skipped"]
+    session_id: str
+    path: Path
+    n_frames: int
+    duration_s: float  # seconds from first to last kept sample
+    distance_m: float  # cumulative GPS distance, metres
+    vbo_source: str  # file name
+    capabilities_count: int  # signals in the session's capability inventory
+    track: str | None  # track display name, when detected
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII letters and digits, runs of anything else collapsed to ``-`` (``"Sonoma Raceway"``
+    → ``"sonoma-raceway"``)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def make_session_id(name: str, moment: datetime | None) -> str:
+    """``<slug of name>-<UTC %Y%m%d-%H%M%S>`` (``-undated`` when no time is known); ``session`` when the
+    name has no letters or digits."""
+    stamp = moment.astimezone(UTC).strftime("%Y%m%d-%H%M%S") if moment is not None else "undated"
+    return f"{slugify(name)[:96] or 'session'}-{stamp}"
+
+
+def candidate_ids(base: str) -> Iterator[str]:
+    """``base``, then ``base-2`` … ``base-100``: ids to try in turn for an auto-generated session id."""
+    yield base
+    yield from (f"{base}-{n}" for n in range(2, MAX_ID_SUFFIX + 1))
+
+
+def check_session_id(session_id: str) -> str:
+    """``session_id`` unchanged, or :class:`InvalidSessionId` when it does not match the id pattern."""
+    if not SESSION_ID_PATTERN.fullmatch(session_id):
+        raise InvalidSessionId(
+            f"invalid session id {session_id!r}: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return session_id
+
+
+def parse_for_import(path: str | Path) -> ParsedImport:
+    """Read and parse one VBO (no database access; safe in worker processes).
+
+    Raises :class:`~pitwall.formats.errors.ReadError` for a file that cannot be read or parsed.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    return ParsedImport(path, hashlib.sha256(data).hexdigest(), parse_vbo(data, name=str(path)))
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex of a file's bytes, read in 1 MiB chunks (to check idempotency before parsing)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def skipped_result(store: Store, content_hash: str, path: Path) -> ImportResult | None:
+    """The ``skipped`` result when a file with this sha256 was imported before, else ``None``."""
+    existing = store.find_session_by_hash(content_hash)
+    if existing is None:
+        return None
+    row = store.get_session(existing)
+    return _result("skipped", store, row, path)
+
+
+def import_vbo_file(
+    store: Store,
+    path: str | Path,
+    *,
+    library: TrackSource | None,
+    driver: str = "",
+    driver_level: str = "",
+    session_id: str | None = None,
+    car: str = "",
+) -> ImportResult:
+    """Import one VBO file into ``store`` (see the module doc). ``session_id`` defaults to
+    ``<track-slug or file stem>-<UTC of the first fix>``.
+
+    Raises ``ReadError`` (unreadable file), :class:`InvalidSessionId`, ``SessionExists`` (explicit id taken).
+    """
+    return import_parsed(
+        store,
+        parse_for_import(path),
+        library=library,
+        driver=driver,
+        driver_level=driver_level,
+        session_id=session_id,
+        car=car,
+    )
+
+
+def import_parsed(
+    store: Store,
+    parsed: ParsedImport,
+    *,
+    library: TrackSource | None,
+    driver: str = "",
+    driver_level: str = "",
+    session_id: str | None = None,
+    car: str = "",
+) -> ImportResult:
+    """Write one parsed VBO (the writer half of :func:`import_vbo_file`)."""
+    if session_id is not None:
+        check_session_id(session_id)
+    if (skipped := skipped_result(store, parsed.content_hash, parsed.path)) is not None:
+        return skipped
+    recording = parsed.recording
+    track = detect_session_track(recording, library)
+    row = _session_row(parsed, driver=driver, driver_level=driver_level, car=car)
+    candidates = (
+        [session_id]
+        if session_id
+        else list(candidate_ids(make_session_id(track.name if track else parsed.path.stem, row.started_at)))
+    )
+    for candidate in candidates:
+        row.session_id = candidate
+        try:
+            store.import_session(_session_import(row, recording))
+            break
+        except SessionExists:
+            if candidate == candidates[-1]:
+                raise
+    try:
+        finish_import(store, row.session_id, track)
+    except BaseException:
+        store.delete_session(row.session_id)
+        raise
+    return _result("imported", store, store.get_session(row.session_id), parsed.path)
+
+
+def finish_import(store: Store, session_id: str, track: Track | None) -> None:
+    """Post-import derivations on a stored session: sets its ``track``/``track_id`` from ``track`` and stores
+    its laps (:func:`pitwall.session_view.session_laps`: VBO gates from ``meta["gates"]``, else the track's).
+
+    A failure here makes the importer delete the session, so an import stays all-or-nothing.
+    """
+    if track is not None:
+        store.update_session(session_id, track=track.name, track_id=track.id)
+        meta = store.get_session(session_id).meta
+        store.replace_laps(session_id, session_laps(store.read_telemetry(session_id), track, meta))
+
+
+def detect_session_track(recording: VboRecording, library: TrackSource | None) -> Track | None:
+    """The library track the recording's GPS fixes lie on (``None`` without a library or a match)."""
+    if library is None:
+        return None
+    fixes = recording.telemetry.select("lat_deg", "lon_deg").drop_nulls()
+    if fixes.height == 0:
+        return None
+    return detect_track(fixes["lat_deg"].to_numpy(), fixes["lon_deg"].to_numpy(), library.tracks)
+
+
+def _session_row(parsed: ParsedImport, *, driver: str, driver_level: str, car: str) -> SessionRow:
+    recording = parsed.recording
+    telemetry = recording.telemetry
+    utc = telemetry["utc"].drop_nulls()
+    duration_s = _column_max(telemetry, "t_s")
+    started_at = _as_utc(utc[0] if utc.len() else (recording.created_at or datetime.now(UTC)))
+    ended_at = _as_utc(utc[-1]) if utc.len() else started_at + timedelta(seconds=duration_s)
+    facts = recording.session_data
+    return SessionRow(
+        session_id="",
+        started_at=started_at,
+        ended_at=ended_at,
+        driver=driver or facts.get("driver", ""),
+        driver_level=driver_level,
+        car=car or facts.get("vehicle", ""),
+        source="vbo",
+        vbo_source=parsed.path.name,
+        content_hash=parsed.content_hash,
+        n_frames=telemetry.height,
+        duration_s=duration_s,
+        distance_m=_column_max(telemetry, "distance_m"),
+        meta=_reader_facts(recording),
+    )
+
+
+def _column_max(frame: pl.DataFrame, name: str) -> float:
+    """The largest value of a numeric column; 0.0 when it has none."""
+    value = frame.get_column(name).max()
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _reader_facts(recording: VboRecording) -> dict[str, Any]:
+    """What the reader learned besides the data, JSON-ready (``gates`` are Gate field dicts in degrees)."""
+    return {
+        "gates": [dataclasses.asdict(gate) for gate in recording.gates],
+        "session_data": dict(recording.session_data),
+        "comments": dict(recording.comments),
+        "sections": sorted(recording.sections),
+        "created_at": recording.created_at.isoformat() if recording.created_at else None,
+        "log_rate_hz": recording.log_rate_hz,
+        "video": dataclasses.asdict(recording.video) if recording.video else None,
+        "rows_in_file": recording.rows_in_file,
+        "rows_dropped_prefix": recording.rows_dropped_prefix,
+        "rows_dropped_duplicate": recording.rows_dropped_duplicate,
+        "truncated_last_line": recording.truncated_last_line,
+    }
+
+
+def _session_import(row: SessionRow, recording: VboRecording) -> SessionImport:
+    sid = pl.lit(row.session_id, dtype=pl.String).alias("session_id")
+    return SessionImport(
+        session=row,
+        telemetry=schema.conform(recording.telemetry.with_columns(sid), schema.TELEMETRY),
+        signals=schema.conform(recording.signals.with_columns(sid), schema.TELEMETRY_SIGNALS),
+        registry=schema.conform(recording.registry, schema.SIGNAL_REGISTRY),
+    )
+
+
+def _result(
+    status: Literal["imported", "skipped"], store: Store, row: SessionRow, path: Path
+) -> ImportResult:
+    return ImportResult(
+        status=status,
+        session_id=row.session_id,
+        path=path,
+        n_frames=row.n_frames,
+        duration_s=row.duration_s,
+        distance_m=row.distance_m,
+        vbo_source=row.vbo_source,
+        capabilities_count=store.get_capabilities(row.session_id).height,
+        track=row.track or None,
+    )

@@ -1,0 +1,60 @@
+"""Storage: :func:`open_store` opens (creating and migrating) a DuckDB or SQLite database behind one protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from pitwall.store._sql_store import export_schema
+from pitwall.store.base import (
+    DatabaseLocked,
+    SessionExists,
+    SessionImport,
+    SessionRow,
+    Store,
+    StoreError,
+    UnknownSession,
+)
+
+SQLITE_SUFFIXES: Final = frozenset({".sqlite", ".sqlite3", ".db"})
+BACKENDS: Final = ("duckdb", "sqlite")
+
+
+def backend_for(path: str | Path) -> str:
+    """``sqlite`` for a ``.sqlite``/``.sqlite3``/``.db`` file, else ``duckdb``."""
+    return "sqlite" if Path(path).suffix.lower() in SQLITE_SUFFIXES else "duckdb"
+
+
+def open_store(path: str | Path, *, backend: str | None = None) -> Store:
+    """Open the database at ``path`` (parent folders and file created, migrations applied).
+
+    ``backend`` is ``"duckdb"`` or ``"sqlite"``; ``None`` infers it from the suffix (:func:`backend_for`).
+    Raises :class:`DatabaseLocked` when another process holds the file, ``ValueError`` for an unknown backend.
+    """
+    path = Path(path).expanduser()
+    name = backend or backend_for(path)
+    if name not in BACKENDS:
+        raise ValueError(f"unknown storage backend {name!r}; expected one of {', '.join(BACKENDS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if name == "sqlite":
+        from pitwall.store.sqlite import SQLiteStore
+
+        return SQLiteStore(path)
+    from pitwall.store.duckdb import DuckDBStore
+
+    return DuckDBStore(path)
+
+
+__all__ = [
+    "BACKENDS",
+    "DatabaseLocked",
+    "SessionExists",
+    "SessionImport",
+    "SessionRow",
+    "Store",
+    "StoreError",
+    "UnknownSession",
+    "backend_for",
+    "export_schema",
+    "open_store",
+]

@@ -72,6 +72,11 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    @property
+    def schema_version(self) -> int:
+        """The highest applied migration (``pitwall.store.migrations``)."""
+        ...
+
     # sessions ---------------------------------------------------------------------------------------
     def create_session(self, row: SessionRow) -> None:
         """Insert a session row; :class:`SessionExists` if the id is taken."""

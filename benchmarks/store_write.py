@@ -1,0 +1,249 @@
+"""Storage write and export benchmarks; each prints one JSON object per line:
+``{"bench": name, "value": x, "unit": u, "baseline": y, "ratio": r}``.
+
+(a) ``store.import_session.<backend>``: ``Store.import_session`` of a 72,000-row × 25-column telemetry frame
+(one hour at 20 Hz) into a fresh file, rows/s, including the capabilities recompute it performs. Baseline:
+row-by-row DuckDB ``executemany`` of 5,000 of the same rows into the same table layout, measured in this run
+and extrapolated to rows/s.
+
+(b) ``store.export_parquet.<backend>``: ``Store.export_batches`` (50k-row batches) → ``pyarrow``
+``ParquetWriter`` (default options, as the API uses) into a ``BytesIO``, rows/s, median of 5 after a warm-up;
+baseline = the 1,000,000 rows/s target. ``parquet.write_table`` alone on the same rows is reported as
+``pyarrow.write_parquet`` (the ceiling for (b)).
+
+``store.export_batches.<backend>`` is ``export_batches`` alone (no parquet), same baseline.
+
+(c) ``store.export_peak_rss.<backend>``: peak RSS growth (sampled every ms) of a fresh process exporting an
+8-hour session (576,000 rows) to a byte-counting sink that keeps nothing; baseline = the same for a 2-hour
+session (144,000 rows, three batches: past the allocators' warm-up). ratio ≈ 1 means memory does not grow with
+the session. DuckDB's figure includes its block cache, which keeps what a query read (up to its
+``memory_limit``) and so grows with the session even though the export streams.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.store_write``
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from pitwall import schema
+from pitwall.store import BACKENDS, SessionImport, SessionRow, Store, export_schema, open_store
+from pitwall.store._tables import TABLES, create_table_sql
+from pitwall.store.duckdb import DIALECT
+
+ROWS = 72_000
+RATE_HZ = 20.0
+BASELINE_ROWS = 5_000
+EXPORT_TARGET_ROWS_S = 1_000_000.0
+SUFFIX = {"duckdb": ".duckdb", "sqlite": ".sqlite"}
+
+
+def telemetry(rows: int, session_id: str) -> pl.DataFrame:
+    """All 25 canonical columns, filled with smooth plausible values (a car on a 600 m-radius circle)."""
+    t = np.arange(rows) / RATE_HZ
+    speed_kph = 150 + 50 * np.sin(2 * np.pi * t / 30)
+    angle = np.cumsum(speed_kph / 3.6 / RATE_HZ) / 600.0
+    rng = np.random.default_rng(7)
+    start = datetime(2025, 8, 1, 14, 0, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "session_id": [session_id] * rows,
+            "frame_idx": np.arange(rows),
+            "t_s": t,
+            "utc": pl.datetime_range(
+                start, start + timedelta(seconds=(rows - 1) / RATE_HZ), "50ms", eager=True
+            ),
+            "lat_deg": 43.8 + 600 * np.sin(angle) / 111_320,
+            "lon_deg": -87.99 + 600 * (1 - np.cos(angle)) / 80_300,
+            "alt_m": 260 + 5 * np.sin(angle),
+            "speed_kph": speed_kph,
+            "heading_deg": np.degrees(angle) % 360,
+            "sats": rng.integers(9, 15, rows),
+            "g_lat": (speed_kph / 3.6) ** 2 / 600 / schema.G0,
+            "g_long": np.gradient(speed_kph / 3.6, t) / schema.G0,
+            "g_vert": rng.normal(0, 0.05, rows),
+            "yaw_rate_dps": np.degrees(speed_kph / 3.6 / 600),
+            "throttle_pct": np.clip(50 + 60 * np.cos(2 * np.pi * t / 30), 0, 100),
+            "brake_bar": np.clip(-60 * np.cos(2 * np.pi * t / 30), 0, None),
+            "brake_pct": np.clip(-100 * np.cos(2 * np.pi * t / 30), 0, 100),
+            "steering_deg": 30 + rng.normal(0, 2, rows),
+            "rpm": 4000 + 30 * speed_kph,
+            "gear": np.clip(speed_kph // 40, 1, 6),
+            "distance_m": np.cumsum(speed_kph / 3.6 / RATE_HZ),
+            "s_m": np.cumsum(speed_kph / 3.6 / RATE_HZ) % 3770,
+            "lap": (np.cumsum(speed_kph / 3.6 / RATE_HZ) // 3770).astype(np.int32),
+            "video_file_idx": np.ones(rows, dtype=np.int32),
+            "video_t_ms": (t * 1000).astype(np.int64),
+        }
+    )
+    return schema.conform(frame, schema.TELEMETRY)
+
+
+def session_import(rows: int, session_id: str) -> SessionImport:
+    row = SessionRow(session_id, started_at=datetime(2025, 8, 1, 14, 0, tzinfo=UTC), source="vbo")
+    empty_signals = pl.DataFrame(schema=schema.TELEMETRY_SIGNALS).drop("session_id")
+    return SessionImport(
+        row, telemetry(rows, session_id), empty_signals, pl.DataFrame(schema=schema.SIGNAL_REGISTRY)
+    )
+
+
+def executemany_rows_s(directory: Path, frame: pl.DataFrame) -> float:
+    """Row-by-row DuckDB ``executemany`` into the telemetry table layout (the approach the store avoids)."""
+    con = duckdb.connect(str(directory / "executemany.duckdb"))
+    try:
+        for statement in create_table_sql(TABLES["telemetry"], DIALECT):
+            con.execute(statement)
+        rows = frame.head(BASELINE_ROWS).rows()
+        sql = f"INSERT INTO telemetry VALUES ({', '.join('?' * frame.width)})"
+        started = time.perf_counter()
+        con.executemany(sql, rows)
+        return BASELINE_ROWS / (time.perf_counter() - started)
+    finally:
+        con.close()
+
+
+def export_rows_s(store: Store, session_id: str, *, parquet: bool = True, runs: int = 5) -> float:
+    """Median rows/s of exporting the session's telemetry (to parquet in a ``BytesIO`` unless ``parquet`` is
+    false), after one warm-up run."""
+    speeds = []
+    for _ in range(runs + 1):
+        sink = io.BytesIO()
+        started = time.perf_counter()
+        with pq.ParquetWriter(sink, export_schema("telemetry")) as writer:
+            rows = 0
+            for batch in store.export_batches(session_id, "telemetry"):
+                if parquet:
+                    writer.write_batch(batch)
+                rows += batch.num_rows
+        speeds.append(rows / (time.perf_counter() - started))
+    return statistics.median(speeds[1:])
+
+
+def parquet_rows_s(frame: pl.DataFrame, runs: int = 5) -> float:
+    table = frame.to_arrow()
+    speeds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        pq.write_table(table, io.BytesIO(), row_group_size=50_000)
+        speeds.append(frame.height / (time.perf_counter() - started))
+    return statistics.median(speeds)
+
+
+class _CountingSink:
+    """A write-only file object that counts bytes and keeps none (so only the export's memory is measured)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def peak_rss_growth_mb(db: Path, session_id: str) -> float:
+    """Peak RSS growth, MB, while a fresh process streams the session's telemetry to parquet."""
+    script = (
+        "import sys; from benchmarks.store_write import measure_export_rss; "
+        "print(measure_export_rss(sys.argv[1], sys.argv[2]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(db), session_id], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def measure_export_rss(db: str, session_id: str) -> float:
+    """In this process: open ``db``, export the session while a thread samples RSS every millisecond;
+    returns the peak growth over the RSS before the export, MB."""
+    store = open_store(db)
+    before, peak = _rss_bytes(), [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.001):
+            peak[0] = max(peak[0], _rss_bytes())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with pq.ParquetWriter(_CountingSink(), export_schema("telemetry")) as writer:
+            for batch in store.export_batches(session_id, "telemetry"):
+                writer.write_batch(batch)
+    finally:
+        done.set()
+        sampler.join()
+        store.close()
+    return max(peak[0] - before, 0) / 1e6
+
+
+def emit(bench: str, value: float, unit: str, baseline: float) -> None:
+    record = {"bench": bench, "value": round(value, 2), "unit": unit, "baseline": round(baseline, 2)}
+    print(json.dumps({**record, "ratio": round(value / baseline, 2) if baseline else None}), flush=True)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        hour = session_import(ROWS, "hour")
+        baseline = executemany_rows_s(directory, hour.telemetry)
+        emit("pyarrow.write_parquet", parquet_rows_s(hour.telemetry), "rows/s", EXPORT_TARGET_ROWS_S)
+        for backend in BACKENDS:
+            db = directory / f"pitwall{SUFFIX[backend]}"
+            store = open_store(db)
+            try:
+                started = time.perf_counter()
+                store.import_session(hour)
+                emit(
+                    f"store.import_session.{backend}",
+                    ROWS / (time.perf_counter() - started),
+                    "rows/s",
+                    baseline,
+                )
+                export = export_rows_s(store, "hour")
+                emit(f"store.export_parquet.{backend}", export, "rows/s", EXPORT_TARGET_ROWS_S)
+                batches = export_rows_s(store, "hour", parquet=False)
+                emit(f"store.export_batches.{backend}", batches, "rows/s", EXPORT_TARGET_ROWS_S)
+                store.import_session(session_import(2 * ROWS, "two-hours"))
+                store.import_session(session_import(8 * ROWS, "eight-hours"))
+            finally:
+                store.close()
+            small_mb, large_mb = peak_rss_growth_mb(db, "two-hours"), peak_rss_growth_mb(db, "eight-hours")
+            emit(f"store.export_peak_rss.{backend}", large_mb, "MB", small_mb)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The few primitives a backend provides; everything else is shared SQL in :mod:`pitwall.store._sql_store`.
+
+SQL text uses ``?`` placeholders, which DuckDB and SQLite both accept. Parameters may be ``datetime``s (aware
+or naive UTC); each backend adapts them to its storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import polars as pl
+
+from pitwall.store._tables import Dialect
+
+
+class Db(Protocol):
+    """One connection (or cursor) of a backend."""
+
+    dialect: Dialect
+
+    def begin(self) -> None:
+        """Start a write transaction."""
+
+    def begin_read(self) -> None:
+        """Start a read-only transaction: later queries see one snapshot and take no write lock."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement that returns nothing."""
+
+    def fetch_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as Python values (timestamps in storage form)."""
+
+    def fetch_frame(
+        self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType]
+    ) -> pl.DataFrame:
+        """Run a query whose result columns are ``columns`` (by name) and return them with canonical dtypes."""
+
+    def fetch_batches(
+        self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType], batch_rows: int
+    ) -> Iterator[pl.DataFrame]:
+        """Like :meth:`fetch_frame`, streamed in frames of about ``batch_rows`` rows (constant memory)."""
+
+    def insert_frame(self, table: str, df: pl.DataFrame) -> None:
+        """Bulk-insert a frame whose columns (names and canonical dtypes) are a subset of ``table``'s."""

@@ -1,0 +1,645 @@
+"""The :class:`~pitwall.store.base.Store` implementation shared by both backends, written once in portable SQL.
+
+A backend subclass supplies a write :class:`~pitwall.store._db.Db` (used under one lock: one writer per
+process) and :meth:`SqlStore._read`, which hands out a separate read connection so readers never wait for the
+writer. Every write method is one transaction; failures roll back and leave nothing behind.
+
+Bad input (unknown columns, missing ``t_s``, values that do not cast to the canonical dtype) raises
+``ValueError``; unknown sessions raise :class:`~pitwall.store.base.UnknownSession`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+import pyarrow as pa
+
+from pitwall import schema
+from pitwall.analysis.capabilities import capabilities_frame
+from pitwall.store._db import Db
+from pitwall.store._frames import prepare, rebatch, utc
+from pitwall.store._tables import LLM_FRICTION, SESSION_SCOPED, SESSIONS, TABLES
+from pitwall.store.base import SessionExists, SessionImport, SessionRow, StoreError, UnknownSession
+from pitwall.store.migrations import current_version, migrate
+
+EXPORT_COLUMNS: Final[dict[str, dict[str, pl.DataType]]] = {
+    "telemetry": dict(schema.TELEMETRY),
+    "telemetry_signals": dict(schema.TELEMETRY_SIGNALS),
+    "signal_registry": {"session_id": pl.String(), **schema.SIGNAL_REGISTRY},
+    "capabilities": dict(schema.CAPABILITIES),
+}
+"""Columns of each export table (``signal_registry`` is stamped with the requested ``session_id``)."""
+
+_COMPLETE_KINDS: Final = "('out', 'flying', 'in')"
+
+_LIST_SESSIONS: Final = f"""
+SELECT {", ".join(f"s.{c}" for c in SESSIONS)}, COALESCE(l.lap_count, 0) AS lap_count, l.best_lap_s
+FROM sessions s LEFT JOIN (
+    SELECT session_id,
+           COUNT(*) FILTER (WHERE valid AND kind IN {_COMPLETE_KINDS}) AS lap_count,
+           MIN(duration_s) FILTER (WHERE valid AND kind = 'flying') AS best_lap_s
+    FROM laps GROUP BY session_id
+) l ON l.session_id = s.session_id
+{{where}}
+ORDER BY s.started_at DESC, s.session_id DESC
+LIMIT ?
+"""
+
+_LEADERBOARD: Final = """
+SELECT driver, car, track, track_id, best_lap_s, session_id, lap, started_at FROM (
+    SELECT s.driver, s.car, s.track, s.track_id, l.duration_s AS best_lap_s, l.session_id, l.lap, s.started_at,
+           ROW_NUMBER() OVER (
+               PARTITION BY s.driver, s.car, s.track
+               ORDER BY l.duration_s, s.started_at, l.session_id, l.lap
+           ) AS pick
+    FROM laps l JOIN sessions s ON s.session_id = l.session_id
+    WHERE l.valid AND l.kind = 'flying' AND l.duration_s IS NOT NULL {where}
+) best
+WHERE pick = 1
+ORDER BY best_lap_s, started_at, driver, car, track
+LIMIT ?
+"""
+
+LEADERBOARD_COLUMNS: Final[dict[str, pl.DataType]] = {
+    "rank": pl.Int64(),
+    "driver": pl.String(),
+    "car": pl.String(),
+    "track": pl.String(),
+    "track_id": pl.String(),
+    "best_lap_s": pl.Float64(),
+    "session_id": pl.String(),
+    "lap": pl.Int32(),
+    "started_at": pl.Datetime("us", "UTC"),
+}
+
+LAP_LIST_COLUMNS: Final[dict[str, pl.DataType]] = {
+    **schema.LAPS,
+    "driver": pl.String(),
+    "car": pl.String(),
+    "track": pl.String(),
+}
+
+
+def export_schema(table: str) -> pa.Schema:
+    """The Arrow schema every backend exports ``table`` with; ``ValueError`` for a table not exported."""
+    return schema.arrow_schema(_export_columns(table))
+
+
+def _export_columns(table: str) -> dict[str, pl.DataType]:
+    if table not in EXPORT_COLUMNS:
+        raise ValueError(f"unknown export table {table!r}; expected one of {', '.join(schema.EXPORT_TABLES)}")
+    return EXPORT_COLUMNS[table]
+
+
+def _checked(df: pl.DataFrame, columns: Mapping[str, pl.DataType], what: str) -> pl.DataFrame:
+    """:func:`prepare` with input errors reported as ``ValueError`` naming the offending columns."""
+    unknown = [c for c in df.columns if c not in columns]
+    if unknown:
+        raise ValueError(f"{what}: unknown columns {unknown}; expected a subset of {list(columns)}")
+    try:
+        return prepare(df, columns)
+    except pl.exceptions.PolarsError as err:
+        raise ValueError(f"{what}: values do not match the canonical dtypes: {err}") from err
+
+
+def _require_values(df: pl.DataFrame, names: Sequence[str], what: str) -> None:
+    missing = [name for name in names if df[name].null_count()]
+    if missing:
+        raise ValueError(f"{what}: {', '.join(missing)} must be set on every row")
+
+
+def _one_row(values: Mapping[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame({name: [value] for name, value in values.items()})
+
+
+def _session_frame(row: SessionRow) -> pl.DataFrame:
+    values = asdict(row)
+    values["meta"] = json.dumps(row.meta, sort_keys=True, default=str)
+    values["started_at"] = utc(row.started_at)
+    values["ended_at"] = utc(row.ended_at) if row.ended_at is not None else None
+    return _checked(_one_row(values), SESSIONS, "session")
+
+
+def _session_row(values: Mapping[str, Any]) -> SessionRow:
+    present = {name: value for name, value in values.items() if value is not None}
+    present["meta"] = json.loads(present.get("meta") or "{}")
+    return SessionRow(**present)
+
+
+class SqlStore(ABC):
+    """Shared storage logic over a backend's :class:`Db` primitives (see module docs)."""
+
+    backend: str
+    path: str
+
+    def __init__(self, path: Path, writer: Db) -> None:
+        self.path = str(path)
+        self._writer = writer
+        self._lock = threading.Lock()
+        migrate(self._write)
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Db]:
+        """A connection for reads that do not wait for the writer (returned to the backend on exit)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @contextmanager
+    def _write(self) -> Iterator[Db]:
+        """The writer inside one transaction, under the process-wide write lock; rolled back on any error."""
+        with self._lock:
+            db = self._writer
+            db.begin()
+            try:
+                yield db
+                db.commit()
+            except BaseException:
+                with suppress(Exception):  # the original error matters, not a failed rollback
+                    db.rollback()
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        """The highest applied migration (see :mod:`pitwall.store.migrations`)."""
+        with self._read() as db:
+            return current_version(db)
+
+    # sessions -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _exists(db: Db, session_id: str) -> bool:
+        return bool(db.fetch_rows("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)))
+
+    def _require(self, db: Db, session_id: str) -> None:
+        if not self._exists(db, session_id):
+            raise UnknownSession(session_id)
+
+    def _insert_session(self, db: Db, row: SessionRow) -> None:
+        frame = _session_frame(row)
+        if self._exists(db, row.session_id):
+            raise SessionExists(row.session_id)
+        db.insert_frame("sessions", frame)
+
+    @staticmethod
+    def _session(db: Db, session_id: str) -> SessionRow:
+        found = db.fetch_frame(
+            f"SELECT {TABLES['sessions'].column_list} FROM sessions WHERE session_id = ?",
+            (session_id,),
+            SESSIONS,
+        )
+        if found.is_empty():
+            raise UnknownSession(session_id)
+        return _session_row(found.row(0, named=True))
+
+    def create_session(self, row: SessionRow) -> None:
+        """Insert a session row; :class:`SessionExists` if the id is taken."""
+        with self._write() as db:
+            self._insert_session(db, row)
+
+    def import_session(self, data: SessionImport) -> None:
+        """Session row, telemetry, tall signals, registry entries and capabilities in one transaction.
+
+        ``n_frames`` is stored as the telemetry's row count and ``frame_idx`` is assigned 0…n−1 in row order.
+        Tall signal names missing from the registry are registered with the session's ``source``.
+        """
+        row = replace(data.session, n_frames=data.telemetry.height)
+        with self._write() as db:
+            self._insert_session(db, row)
+            self._insert_telemetry(db, row.session_id, data.telemetry, first_idx=0)
+            self._register(db, data.registry, source=row.source)
+            self._insert_signals(db, row.session_id, data.signals, source=row.source)
+            self._recompute(db, row.session_id)
+
+    def get_session(self, session_id: str) -> SessionRow:
+        with self._read() as db:
+            return self._session(db, session_id)
+
+    def list_sessions(self, *, limit: int = 50, active_only: bool = False) -> pl.DataFrame:
+        """Sessions newest first (``started_at``) with derived columns:
+
+        ``lap_count``: valid complete laps (``valid`` and kind out, flying or in; incomplete laps excluded);
+        ``best_lap_s``: fastest valid flying lap, seconds, null when none. ``active_only``: ``ended_at`` null.
+        """
+        where = "WHERE s.ended_at IS NULL" if active_only else ""
+        columns = {**SESSIONS, "lap_count": pl.Int64(), "best_lap_s": pl.Float64()}
+        with self._read() as db:
+            return db.fetch_frame(_LIST_SESSIONS.format(where=where), (limit,), columns)
+
+    def end_session(self, session_id: str, *, at: datetime | None = None) -> SessionRow:
+        """Stamp ``ended_at`` (default now); idempotent: the first stamp is kept."""
+        stamp = utc(at) if at is not None else datetime.now(UTC)
+        with self._write() as db:
+            self._require(db, session_id)
+            db.execute(
+                "UPDATE sessions SET ended_at = COALESCE(ended_at, ?) WHERE session_id = ?",
+                (stamp, session_id),
+            )
+            return self._session(db, session_id)
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Update columns of a session row; ``meta`` replaces the whole JSON object."""
+        if "session_id" in fields:
+            raise ValueError("session_id cannot be changed")
+        if "meta" in fields:
+            fields["meta"] = json.dumps(fields["meta"], sort_keys=True, default=str)
+        values = {name: utc(v) if isinstance(v, datetime) else v for name, v in fields.items()}
+        typed = _checked(
+            _one_row(values), {name: SESSIONS[name] for name in values if name in SESSIONS}, "session"
+        )
+        with self._write() as db:
+            self._require(db, session_id)
+            if values:
+                assignments = ", ".join(f"{name} = ?" for name in typed.columns)
+                db.execute(
+                    f"UPDATE sessions SET {assignments} WHERE session_id = ?", (*typed.row(0), session_id)
+                )
+
+    def find_session_by_hash(self, content_hash: str) -> str | None:
+        if not content_hash:
+            return None
+        with self._read() as db:
+            rows = db.fetch_rows(
+                "SELECT session_id FROM sessions WHERE content_hash = ? ORDER BY started_at LIMIT 1",
+                (content_hash,),
+            )
+        return str(rows[0][0]) if rows else None
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove a session and its rows in every session-scoped table."""
+        with self._write() as db:
+            self._require(db, session_id)
+            for table in SESSION_SCOPED:
+                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+
+    # telemetry --------------------------------------------------------------------------------------------
+    def _insert_telemetry(
+        self, db: Db, session_id: str, frames: pl.DataFrame, *, first_idx: int
+    ) -> pl.Series:
+        if frames.height == 0:
+            return pl.Series("frame_idx", [], dtype=pl.Int64)
+        rows = _checked(
+            frames.with_columns(
+                session_id=pl.lit(session_id),
+                frame_idx=pl.int_range(first_idx, first_idx + pl.len(), dtype=pl.Int64),
+            ),
+            schema.TELEMETRY,
+            "telemetry",
+        )
+        _require_values(rows, ["t_s"], "telemetry")
+        db.insert_frame("telemetry", rows)
+        return rows["frame_idx"]
+
+    def append_telemetry(self, session_id: str, frames: pl.DataFrame) -> pl.Series:
+        """Append wide frames (any subset of canonical columns; ``t_s`` required on every row).
+
+        Assigns ``frame_idx`` continuing from the session's largest; ``session_id``/``frame_idx`` given in
+        ``frames`` are overwritten. Adds the row count to the session's ``n_frames``. Returns the ``frame_idx``.
+        """
+        with self._write() as db:
+            self._require(db, session_id)
+            ((last,),) = db.fetch_rows(
+                "SELECT MAX(frame_idx) FROM telemetry WHERE session_id = ?", (session_id,)
+            )
+            assigned = self._insert_telemetry(
+                db, session_id, frames, first_idx=0 if last is None else last + 1
+            )
+            db.execute(
+                "UPDATE sessions SET n_frames = COALESCE(n_frames, 0) + ? WHERE session_id = ?",
+                (len(assigned), session_id),
+            )
+            return assigned
+
+    @staticmethod
+    def _telemetry(
+        db: Db, session_id: str, columns: list[str], t_from: float | None, t_to: float | None
+    ) -> pl.DataFrame:
+        where, params = ["session_id = ?"], list[Any]([session_id])
+        if t_from is not None:
+            where.append("t_s >= ?")
+            params.append(t_from)
+        if t_to is not None:
+            where.append("t_s <= ?")
+            params.append(t_to)
+        sql = f"SELECT {', '.join(columns)} FROM telemetry WHERE {' AND '.join(where)} ORDER BY frame_idx"
+        return db.fetch_frame(sql, params, {name: schema.TELEMETRY[name] for name in columns})
+
+    def read_telemetry(
+        self,
+        session_id: str,
+        *,
+        columns: list[str] | None = None,
+        t_from: float | None = None,
+        t_to: float | None = None,
+    ) -> pl.DataFrame:
+        """Telemetry ordered by ``frame_idx``, canonical dtypes; ``columns`` selects (in that order);
+        ``t_from``/``t_to`` bound ``t_s`` (seconds, inclusive). Empty frame for an unknown session."""
+        wanted = list(dict.fromkeys(columns)) if columns is not None else list(schema.TELEMETRY)
+        unknown = [name for name in wanted if name not in schema.TELEMETRY]
+        if unknown:
+            raise ValueError(f"unknown telemetry columns {unknown}")
+        with self._read() as db:
+            return self._telemetry(db, session_id, wanted, t_from, t_to)
+
+    def count_telemetry(self, session_id: str) -> int:
+        with self._read() as db:
+            ((count,),) = db.fetch_rows("SELECT COUNT(*) FROM telemetry WHERE session_id = ?", (session_id,))
+        return int(count)
+
+    def _insert_signals(self, db: Db, session_id: str, rows: pl.DataFrame, *, source: str) -> int:
+        if rows.height == 0:
+            return 0
+        tall = _checked(rows.with_columns(session_id=pl.lit(session_id)), schema.TELEMETRY_SIGNALS, "signals")
+        _require_values(tall, ["signal_name", "t_s"], "signals")
+        self._register(db, tall.select(pl.col("signal_name").unique(maintain_order=True)), source=source)
+        db.insert_frame("telemetry_signals", tall)
+        return tall.height
+
+    def append_signals(self, session_id: str, rows: pl.DataFrame) -> int:
+        """Append tall rows (``signal_name``, ``t_s`` s, ``value``); unknown names are registered (source
+        ``api``, unit ``""``). Returns the number of rows appended."""
+        with self._write() as db:
+            self._require(db, session_id)
+            return self._insert_signals(db, session_id, rows, source="api")
+
+    def read_signals(self, session_id: str, names: list[str] | None = None) -> pl.DataFrame:
+        """Tall rows ordered by ``signal_name``, ``t_s``; ``names`` filters (an empty list selects none)."""
+        where, params = "session_id = ?", [session_id, *(names or [])]
+        if names is not None:
+            where += f" AND signal_name IN ({', '.join('?' * len(names))})" if names else " AND FALSE"
+        sql = f"SELECT {TABLES['telemetry_signals'].column_list} FROM telemetry_signals WHERE {where} ORDER BY signal_name, t_s"
+        with self._read() as db:
+            return db.fetch_frame(sql, params, schema.TELEMETRY_SIGNALS)
+
+    def append_video_frames(self, session_id: str, rows: pl.DataFrame) -> int:
+        """Append video frame metadata (:data:`pitwall.schema.VIDEO_FRAMES`; ``t_s`` required)."""
+        if rows.height == 0:
+            return 0
+        frames = _checked(
+            rows.with_columns(session_id=pl.lit(session_id)), schema.VIDEO_FRAMES, "video_frames"
+        )
+        _require_values(frames, ["t_s"], "video_frames")
+        with self._write() as db:
+            self._require(db, session_id)
+            db.insert_frame("video_frames", frames)
+        return frames.height
+
+    def read_video_frames(self, session_id: str) -> pl.DataFrame:
+        sql = f"SELECT {TABLES['video_frames'].column_list} FROM video_frames WHERE session_id = ? ORDER BY t_s, frame_no"
+        with self._read() as db:
+            return db.fetch_frame(sql, (session_id,), schema.VIDEO_FRAMES)
+
+    # registry and capabilities ------------------------------------------------------------------------------
+    def _register(self, db: Db, rows: pl.DataFrame, *, source: str) -> int:
+        if rows.height == 0:
+            return 0
+        entries = _checked(rows, schema.SIGNAL_REGISTRY, "signal_registry").with_columns(
+            pl.col("unit").fill_null(""),
+            pl.col("source").fill_null(source),
+            pl.col("description").fill_null(""),
+        )
+        _require_values(entries, ["signal_name"], "signal_registry")
+        known = [name for (name,) in db.fetch_rows("SELECT signal_name FROM signal_registry")]
+        new = entries.unique("signal_name", keep="first", maintain_order=True).filter(
+            ~pl.col("signal_name").is_in(known)
+        )
+        db.insert_frame("signal_registry", new)
+        return new.height
+
+    def list_registry(self) -> pl.DataFrame:
+        sql = f"SELECT {TABLES['signal_registry'].column_list} FROM signal_registry ORDER BY signal_name"
+        with self._read() as db:
+            return db.fetch_frame(sql, (), schema.SIGNAL_REGISTRY)
+
+    def register_signals(self, rows: pl.DataFrame) -> int:
+        """Insert registry rows whose ``signal_name`` is new (null ``source`` → ``api``, null unit → ``""``);
+        returns how many were added."""
+        with self._write() as db:
+            return self._register(db, rows, source="api")
+
+    def get_capabilities(self, session_id: str) -> pl.DataFrame:
+        sql = f"SELECT {TABLES['capabilities'].column_list} FROM capabilities WHERE session_id = ? ORDER BY signal_name"
+        with self._read() as db:
+            return db.fetch_frame(sql, (session_id,), schema.CAPABILITIES)
+
+    def _recompute(self, db: Db, session_id: str) -> pl.DataFrame:
+        telemetry = self._telemetry(db, session_id, list(schema.TELEMETRY), None, None)
+        signals = db.fetch_frame(
+            f"SELECT {TABLES['telemetry_signals'].column_list} FROM telemetry_signals WHERE session_id = ?",
+            (session_id,),
+            schema.TELEMETRY_SIGNALS,
+        )
+        capabilities = capabilities_frame(telemetry.lazy(), signals.lazy()).collect()
+        db.execute("DELETE FROM capabilities WHERE session_id = ?", (session_id,))
+        db.insert_frame("capabilities", capabilities)
+        return capabilities
+
+    def recompute_capabilities(self, session_id: str) -> pl.DataFrame:
+        """Rebuild the session's capabilities (:func:`pitwall.analysis.capabilities.capabilities_frame`)."""
+        with self._write() as db:
+            self._require(db, session_id)
+            return self._recompute(db, session_id)
+
+    # laps ---------------------------------------------------------------------------------------------------
+    def replace_laps(self, session_id: str, laps: pl.DataFrame) -> None:
+        """Replace the session's computed laps (every lap whose method is not ``manual``)."""
+        rows = _checked(laps.with_columns(session_id=pl.lit(session_id)), schema.LAPS, "laps")
+        _require_values(rows, ["lap"], "laps")
+        with self._write() as db:
+            self._require(db, session_id)
+            db.execute(
+                "DELETE FROM laps WHERE session_id = ? AND COALESCE(method, '') <> 'manual'", (session_id,)
+            )
+            db.insert_frame("laps", rows)
+
+    def list_laps(self, *, session_id: str | None = None, limit: int = 20) -> pl.DataFrame:
+        """Laps (:data:`pitwall.schema.LAPS` + the session's driver, car, track), newest session first, then
+        by lap number."""
+        where, params = ("WHERE l.session_id = ?", [session_id, limit]) if session_id else ("", [limit])
+        laps = ", ".join(f"l.{name}" for name in schema.LAPS)
+        sql = (
+            f"SELECT {laps}, s.driver, s.car, s.track FROM laps l JOIN sessions s ON s.session_id = l.session_id "
+            f"{where} ORDER BY s.started_at DESC, l.session_id, l.lap, l.t_start_s NULLS LAST, l.method LIMIT ?"
+        )
+        with self._read() as db:
+            return db.fetch_frame(sql, params, LAP_LIST_COLUMNS)
+
+    def add_lap(self, session_id: str, lap: dict[str, Any]) -> dict[str, Any]:
+        """Insert one manual lap (method ``manual``; kind defaults to ``flying``, valid to true).
+
+        Needs ``duration_s`` (s, > 0) or ``t_start_s`` and ``t_end_s``; ``lap`` defaults to the session's next
+        lap number. Returns the stored row.
+        """
+        values: dict[str, Any] = {
+            "kind": "flying",
+            "valid": True,
+            **lap,
+            "session_id": session_id,
+            "method": "manual",
+        }
+        if values.get("duration_s") is None and None not in (values.get("t_start_s"), values.get("t_end_s")):
+            values["duration_s"] = values["t_end_s"] - values["t_start_s"]
+        row = _checked(_one_row(values), schema.LAPS, "lap")
+        duration = row["duration_s"][0]
+        if duration is None or duration <= 0:
+            raise ValueError("lap: needs a positive duration_s, or t_start_s and t_end_s")
+        with self._write() as db:
+            self._require(db, session_id)
+            if row["lap"][0] is None:
+                ((last,),) = db.fetch_rows("SELECT MAX(lap) FROM laps WHERE session_id = ?", (session_id,))
+                row = row.with_columns(lap=pl.lit(1 if last is None else last + 1, dtype=pl.Int32))
+            db.insert_frame("laps", row)
+        return row.row(0, named=True)
+
+    def leaderboard(self, *, track: str | None = None, limit: int = 50) -> pl.DataFrame:
+        """Best valid flying lap per (driver, car, track), fastest first, with ``rank`` from 1.
+
+        ``track`` matches the session's track name or track id, case-insensitively.
+        """
+        where, params = "", list[Any]([limit])
+        if track:
+            where = "AND (lower(s.track) = lower(?) OR lower(s.track_id) = lower(?))"
+            params = [track, track, limit]
+        board = {name: dtype for name, dtype in LEADERBOARD_COLUMNS.items() if name != "rank"}
+        with self._read() as db:
+            best = db.fetch_frame(_LEADERBOARD.format(where=where), params, board)
+        return best.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+
+    # notes, diagnostics, tokens ------------------------------------------------------------------------------
+    def add_coaching_note(self, session_id: str, text: str, source: str, payload: dict[str, Any]) -> int:
+        """Store a coaching note (payload as JSON); returns its id."""
+        with self._write() as db:
+            self._require(db, session_id)
+            ((note_id,),) = db.fetch_rows(
+                "INSERT INTO coaching_notes (session_id, created_at, text, source, payload) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (
+                    session_id,
+                    datetime.now(UTC),
+                    text,
+                    source,
+                    json.dumps(payload, sort_keys=True, default=str),
+                ),
+            )
+        return int(note_id)
+
+    def list_coaching_notes(self, session_id: str, *, limit: int = 50) -> pl.DataFrame:
+        """Newest first; ``payload`` is the JSON text."""
+        table = TABLES["coaching_notes"]
+        sql = f"SELECT id, {table.column_list} FROM coaching_notes WHERE session_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._read() as db:
+            return db.fetch_frame(sql, (session_id, limit), table.read_columns)
+
+    def add_llm_friction(self, row: dict[str, Any]) -> None:
+        """Log one LLM call outcome (columns of ``LLM_FRICTION``; ``created_at`` defaults to now)."""
+        values = {"created_at": datetime.now(UTC), **row}
+        if isinstance(values["created_at"], datetime):
+            values["created_at"] = utc(values["created_at"])
+        frame = _checked(_one_row(values), LLM_FRICTION, "llm_friction")
+        with self._write() as db:
+            db.insert_frame("llm_friction", frame)
+
+    def list_llm_friction(self, *, limit: int = 100) -> pl.DataFrame:
+        table = TABLES["llm_friction"]
+        sql = f"SELECT id, {table.column_list} FROM llm_friction ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._read() as db:
+            return db.fetch_frame(sql, (limit,), table.read_columns)
+
+    def add_spectator_token(self, token_hash: str, expires_at: datetime, label: str) -> None:
+        """Store a token's hash; :class:`StoreError` if that hash exists."""
+        with self._write() as db:
+            if db.fetch_rows("SELECT 1 FROM spectator_tokens WHERE token_hash = ?", (token_hash,)):
+                raise StoreError("spectator token already exists")
+            db.execute(
+                "INSERT INTO spectator_tokens (token_hash, label, created_at, expires_at, revoked) "
+                "VALUES (?, ?, ?, ?, FALSE)",
+                (token_hash, label, datetime.now(UTC), utc(expires_at)),
+            )
+
+    def spectator_token_valid(self, token_hash: str, *, now: datetime) -> bool:
+        """True when the token exists, is not revoked and ``expires_at`` is after ``now``."""
+        with self._read() as db:
+            rows = db.fetch_rows(
+                "SELECT 1 FROM spectator_tokens WHERE token_hash = ? AND NOT revoked AND expires_at > ?",
+                (token_hash, utc(now)),
+            )
+        return bool(rows)
+
+    def revoke_spectator_token(self, token_hash: str) -> bool:
+        """Revoke a token; False when no such token exists or it was already revoked."""
+        with self._write() as db:
+            if not db.fetch_rows(
+                "SELECT 1 FROM spectator_tokens WHERE token_hash = ? AND NOT revoked", (token_hash,)
+            ):
+                return False
+            db.execute("UPDATE spectator_tokens SET revoked = TRUE WHERE token_hash = ?", (token_hash,))
+            return True
+
+    # export -------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _export_source(session_id: str, table: str) -> tuple[str, str, list[Any]]:
+        """(select list, FROM clause, params) of an export table; the registry is stamped with the id."""
+        _export_columns(table)
+        if table == "signal_registry":
+            select = f"CAST(? AS TEXT) AS session_id, {TABLES[table].column_list}"
+            return select, "FROM signal_registry", [session_id]
+        return TABLES[table].column_list, f"FROM {table} WHERE session_id = ?", [session_id]
+
+    def export_batches(
+        self, session_id: str, table: str, *, batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream ``table`` for a session as record batches of exactly ``batch_rows`` rows (last one shorter)
+        with :func:`export_schema`'s schema on every backend, from one read snapshot, in a fixed order
+        (telemetry by ``frame_idx``; signals by name, time, value; registry and capabilities by name).
+        ``ValueError`` (raised immediately) for a table that is not exported."""
+        return self._stream(session_id, table, export_schema(table), batch_rows)
+
+    def _stream(
+        self, session_id: str, table: str, target: pa.Schema, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        with self._read() as db:
+            db.begin_read()
+            try:
+                for frame in rebatch(self._export_pages(db, session_id, table, batch_rows), batch_rows):
+                    yield from frame.to_arrow().cast(target).combine_chunks().to_batches()
+            finally:
+                db.rollback()
+
+    @classmethod
+    def _export_pages(cls, db: Db, session_id: str, table: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """The export's rows in order, fetched so that no sort spans more than a page (constant memory in the
+        database too): telemetry in ``frame_idx`` ranges of ``batch_rows`` (the store assigns frame_idx from 0
+        without gaps; a gap only makes a page shorter), tall signals one signal at a time; the registry and
+        capabilities are small."""
+        columns = _export_columns(table)
+        select, source, params = cls._export_source(session_id, table)
+        if table == "telemetry":
+            ((top,),) = db.fetch_rows(f"SELECT MAX(frame_idx) {source}", params)
+            page_sql = f"SELECT {select} {source} AND frame_idx >= ? AND frame_idx < ? ORDER BY frame_idx"
+            for low in range(0, -1 if top is None else top + 1, batch_rows):
+                yield db.fetch_frame(page_sql, [*params, low, low + batch_rows], columns)
+        elif table == "telemetry_signals":
+            names = db.fetch_rows(f"SELECT DISTINCT signal_name {source} ORDER BY signal_name", params)
+            signal_sql = f"SELECT {select} {source} AND signal_name = ? ORDER BY t_s, value NULLS LAST"
+            for (name,) in names:
+                yield from db.fetch_batches(signal_sql, [*params, name], columns, batch_rows)
+        else:
+            yield from db.fetch_batches(
+                f"SELECT {select} {source} ORDER BY signal_name", params, columns, batch_rows
+            )
+
+    def export_row_count(self, session_id: str, table: str) -> int:
+        """Rows :meth:`export_batches` would yield (the whole registry for ``signal_registry``)."""
+        _, source, params = self._export_source(session_id, table)
+        with self._read() as db:
+            ((count,),) = db.fetch_rows(f"SELECT COUNT(*) {source}", params if "?" in source else [])
+        return int(count)

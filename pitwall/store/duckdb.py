@@ -1,0 +1,134 @@
+"""DuckDB backend (default): one ``.duckdb`` file, bulk writes from Arrow, reads on per-call cursors.
+
+DuckDB allows one process per database file; opening a file another process holds raises
+:class:`~pitwall.store.base.DatabaseLocked`. Within the process, writes share one connection under the store's
+write lock and every read gets its own ``cursor()`` (a connection to the same database), so reads see the last
+committed state and never wait for an ingest in progress.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final, cast
+
+import duckdb
+import polars as pl
+
+from pitwall.store._frames import to_canonical
+from pitwall.store._sql_store import SqlStore
+from pitwall.store._tables import Dialect
+from pitwall.store.base import DatabaseLocked
+
+DIALECT: Final = Dialect(
+    name="duckdb",
+    types={
+        pl.String: "VARCHAR",
+        pl.Int64: "BIGINT",
+        pl.Int32: "INTEGER",
+        pl.Float64: "DOUBLE",
+        pl.Boolean: "BOOLEAN",
+        pl.Datetime: "TIMESTAMPTZ",
+    },
+    id_column="id BIGINT PRIMARY KEY DEFAULT nextval('{seq}')",
+    uses_sequences=True,
+    secondary_indexes=False,  # zone maps serve session_id filters; ART indexes only slow bulk inserts
+)
+
+_STAGING: Final = "_pitwall_staging"
+
+
+class _DuckDb:
+    """:class:`~pitwall.store._db.Db` over one DuckDB connection or cursor."""
+
+    dialect = DIALECT
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def begin(self) -> None:
+        self._con.begin()
+
+    def begin_read(self) -> None:
+        self._con.begin()
+
+    def commit(self) -> None:
+        self._con.commit()
+
+    def rollback(self) -> None:
+        self._con.rollback()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._con.execute(sql, list(params))
+
+    def fetch_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._con.execute(sql, list(params)).fetchall()
+
+    def _relation(self, sql: str, params: Sequence[Any]) -> duckdb.DuckDBPyRelation:
+        relation = self._con.sql(sql, params=list(params) or None)
+        if relation is None:
+            raise ValueError(f"not a query: {sql}")
+        return relation
+
+    def fetch_frame(
+        self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType]
+    ) -> pl.DataFrame:
+        return to_canonical(self._relation(sql, params).pl(), columns)
+
+    def fetch_batches(
+        self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType], batch_rows: int
+    ) -> Iterator[pl.DataFrame]:
+        for batch in self._relation(sql, params).to_arrow_reader(batch_rows):
+            yield to_canonical(cast(pl.DataFrame, pl.from_arrow(batch)), columns)
+
+    def insert_frame(self, table: str, df: pl.DataFrame) -> None:
+        """One ``INSERT … SELECT`` from the frame's Arrow table (no per-row round trips)."""
+        if df.height == 0:
+            return
+        names = ", ".join(df.columns)
+        self._con.register(_STAGING, df.to_arrow())
+        try:
+            self._con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {_STAGING}")
+        finally:
+            self._con.unregister(_STAGING)
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as err:
+        if "lock" in str(err).lower():
+            raise DatabaseLocked(
+                f"{path} is in use by another process (a running pitwall server?); stop it or use another --db. "
+                f"DuckDB said: {err}"
+            ) from err
+        raise
+
+
+class DuckDBStore(SqlStore):
+    """The :class:`~pitwall.store.base.Store` on a DuckDB file (created and migrated on open)."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        self._con = _connect(path)
+        self._cursor_lock = threading.Lock()
+        try:
+            super().__init__(path, _DuckDb(self._con))
+        except BaseException:
+            self._con.close()
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[_DuckDb]:
+        with self._cursor_lock:  # cursor() registers the child on the parent connection
+            cursor = self._con.cursor()
+        try:
+            yield _DuckDb(cursor)
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._con.close()

@@ -1,0 +1,102 @@
+"""Schema migrations: an ordered list, each applied in its own transaction with its ``schema_version`` row.
+
+A database records every applied migration in ``schema_version``; :func:`migrate` applies the pending ones in
+order and returns the resulting version. Migration 1 creates the contract's tables from the declarations in
+:mod:`pitwall.store._tables` and seeds ``signal_registry`` with the OBD-II PIDs of
+``data/registry/obd2_pids.json``. A later schema change appends a migration (``ALTER TABLE …``) *and* updates
+the declaration, so fresh and migrated databases agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from pitwall import DATA_DIR, schema
+from pitwall.store._db import Db
+from pitwall.store._tables import SCHEMA_VERSION_TABLE, TABLES, create_table_sql
+from pitwall.store.base import StoreError
+
+OBD2_PIDS_PATH = DATA_DIR / "registry" / "obd2_pids.json"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step; ``apply`` runs inside the transaction that records ``version``."""
+
+    version: int
+    name: str
+    apply: Callable[[Db], None]
+
+
+def obd2_registry(path: Path = OBD2_PIDS_PATH) -> pl.DataFrame:
+    """The SAE J1979 mode-01 PIDs of ``path`` as ``signal_registry`` rows (source ``obd2``, pid ``"0x0C"``)."""
+    pids = json.loads(path.read_text(encoding="utf-8"))["pids"]
+    rows = pl.DataFrame(
+        {
+            "signal_name": [p["name"] for p in pids],
+            "unit": [p["unit"] for p in pids],
+            "source": ["obd2"] * len(pids),
+            "description": [p["description"] for p in pids],
+            "pid": [p["pid"] for p in pids],
+            "min_value": [float(p["min"]) for p in pids],
+            "max_value": [float(p["max"]) for p in pids],
+        }
+    )
+    return schema.conform(rows, schema.SIGNAL_REGISTRY)
+
+
+def _initial(db: Db) -> None:
+    for table in TABLES.values():
+        for statement in create_table_sql(table, db.dialect):
+            db.execute(statement)
+    db.insert_frame("signal_registry", obd2_registry())
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "contract tables; signal_registry seeded with 54 OBD-II PIDs", _initial),
+)
+"""Every migration, in version order (1, 2, 3…)."""
+
+
+def current_version(db: Db) -> int:
+    """The highest applied migration version (0 for an empty database)."""
+    ((version,),) = db.fetch_rows(f"SELECT COALESCE(MAX(version), 0) FROM {SCHEMA_VERSION_TABLE.name}")
+    return int(version)
+
+
+def migrate(
+    write: Callable[[], AbstractContextManager[Db]], migrations: Sequence[Migration] = MIGRATIONS
+) -> int:
+    """Apply the pending ``migrations`` in order, each in one ``write()`` transaction; returns the new version.
+
+    ``write`` opens a write transaction (committed on exit, rolled back on error), so a failing migration
+    leaves the database at the previous version. Raises :class:`StoreError` when the database is newer than
+    the newest known migration.
+    """
+    if [m.version for m in migrations] != list(range(1, len(migrations) + 1)):
+        raise ValueError("migrations must be numbered 1, 2, 3… in order")
+    with write() as db:
+        for statement in create_table_sql(SCHEMA_VERSION_TABLE, db.dialect):
+            db.execute(statement)
+        version = current_version(db)
+    if version > len(migrations):
+        raise StoreError(
+            f"database schema version {version} is newer than this pitwall knows ({len(migrations)}); upgrade pitwall"
+        )
+    for migration in migrations[version:]:
+        with write() as db:
+            if current_version(db) >= migration.version:  # another process got there first
+                continue
+            migration.apply(db)
+            db.execute(
+                f"INSERT INTO {SCHEMA_VERSION_TABLE.name} (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, datetime.now(UTC)),
+            )
+    return max(version, len(migrations))

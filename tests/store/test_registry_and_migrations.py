@@ -1,0 +1,125 @@
+"""signal_registry seed (the 54 OBD-II PIDs), registration of new names, and schema migrations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pitwall import schema
+from pitwall.store import Store, StoreError
+from pitwall.store._db import Db
+from pitwall.store._sql_store import SqlStore
+from pitwall.store.migrations import MIGRATIONS, OBD2_PIDS_PATH, Migration, migrate
+
+from ..conftest import new_store
+from .frames import T0
+
+
+def test_registry_is_seeded_with_exactly_the_54_pids(store: Store) -> None:
+    registry = store.list_registry()
+    assert registry.schema == pl.Schema(schema.SIGNAL_REGISTRY)
+    assert registry.height == 54
+    assert registry["source"].unique().to_list() == ["obd2"]
+    assert registry["pid"].n_unique() == 54
+    rpm = registry.filter(pl.col("pid") == "0x0C").row(0, named=True)
+    assert (rpm["signal_name"], rpm["unit"], rpm["min_value"], rpm["max_value"]) == (
+        "obd_engine_speed_rpm",
+        "rpm",
+        0.0,
+        16383.75,
+    )
+
+
+def test_pid_file_ranges_follow_from_the_formulas() -> None:
+    """Each PID's min/max is its formula at the extreme raw bytes (catches typos in formula or range)."""
+    pids = json.loads(OBD2_PIDS_PATH.read_text(encoding="utf-8"))["pids"]
+    assert len(pids) == 54
+    assert all(0x04 <= int(p["pid"], 16) <= 0x62 for p in pids)
+    raw_a, raw_b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    for pid in pids:
+        a, b = (raw_a[:, 0], 0) if pid["bytes"] == 1 else (raw_a, raw_b)
+        values = np.asarray(eval(pid["formula"], {"__builtins__": {}}, {"A": a, "B": b}), dtype=float)
+        assert values.min() == pytest.approx(pid["min"], abs=1e-4), pid["pid"]
+        assert values.max() == pytest.approx(pid["max"], abs=1e-4), pid["pid"]
+
+
+def test_register_signals_adds_only_new_names(store: Store) -> None:
+    rows = pl.DataFrame(
+        {
+            "signal_name": ["diff_temp_c", "diff_temp_c", "obd_engine_speed_rpm", "fuel_l"],
+            "unit": ["degC", "K", "rpm?", None],
+            "source": ["can", "can", "can", None],
+        }
+    )
+    assert store.register_signals(rows) == 2
+    assert store.register_signals(rows) == 0
+    added = store.list_registry().filter(
+        pl.col("signal_name").is_in(["diff_temp_c", "fuel_l", "obd_engine_speed_rpm"])
+    )
+    assert added.select("signal_name", "unit", "source").rows() == [
+        ("diff_temp_c", "degC", "can"),
+        ("fuel_l", "", "api"),
+        ("obd_engine_speed_rpm", "rpm", "obd2"),
+    ]
+
+
+def test_schema_version_and_reopen_applies_nothing_twice(store: Store, tmp_path: Path) -> None:
+    assert store.schema_version == len(MIGRATIONS) == 1
+    backend = store.backend
+    store.close()
+    reopened = new_store(tmp_path, backend)
+    try:
+        assert reopened.schema_version == 1
+        assert reopened.list_registry().height == 54
+    finally:
+        reopened.close()
+
+
+def _write(store: Store) -> Callable[[], AbstractContextManager[Db]]:
+    """The store's own write transaction (what ``open_store`` migrates with)."""
+    assert isinstance(store, SqlStore)
+    return store._write
+
+
+def test_pending_migration_is_applied_once(store: Store) -> None:
+    applied: list[int] = []
+
+    def add_table(db: Db) -> None:
+        applied.append(2)
+        db.execute("CREATE TABLE tyre_sets (name TEXT)")
+
+    later = (*MIGRATIONS, Migration(2, "tyre sets", add_table))
+    assert migrate(_write(store), later) == 2
+    assert migrate(_write(store), later) == 2
+    assert applied == [2]
+    assert store.schema_version == 2
+
+
+def test_failing_migration_rolls_back_and_keeps_the_version(store: Store) -> None:
+    def half_done(db: Db) -> None:
+        db.execute("CREATE TABLE tyre_sets (name TEXT)")
+        db.insert_frame("llm_friction", pl.DataFrame({"created_at": [T0], "model": ["x"]}))
+        db.execute("THIS IS NOT SQL")
+
+    with pytest.raises(Exception, match=r"(?i)syntax|parser"):
+        migrate(_write(store), (*MIGRATIONS, Migration(2, "broken", half_done)))
+    assert store.schema_version == 1
+    assert store.list_llm_friction().is_empty()
+
+    def create_again(db: Db) -> None:  # fails if the broken migration's table survived
+        db.execute("CREATE TABLE tyre_sets (name TEXT)")
+
+    assert migrate(_write(store), (*MIGRATIONS, Migration(2, "fixed", create_again))) == 2
+
+
+def test_database_newer_than_the_code_is_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="newer than this pitwall"):
+        migrate(_write(store), ())
+    with pytest.raises(ValueError, match="numbered"):
+        migrate(_write(store), (MIGRATIONS[0], MIGRATIONS[0]))

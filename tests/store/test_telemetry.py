@@ -1,0 +1,141 @@
+"""Wide telemetry, tall signals and video frames: canonical dtypes in and out, appends, filters (both backends)."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pitwall import schema
+from pitwall.store import Store
+
+from .frames import session_import, session_row, stored_telemetry, telemetry
+
+
+def test_read_telemetry_round_trips_canonical_dtypes(store: Store) -> None:
+    store.import_session(session_import())
+    got = store.read_telemetry("ra-fp1")
+    assert got.schema == pl.Schema(schema.TELEMETRY)
+    assert_frame_equal(got, stored_telemetry("ra-fp1", telemetry()))
+    assert store.get_session("ra-fp1").n_frames == telemetry().height
+
+
+def test_read_telemetry_columns_and_time_window(store: Store) -> None:
+    store.import_session(session_import())
+    got = store.read_telemetry("ra-fp1", columns=["speed_kph", "t_s", "utc"], t_from=0.3, t_to=0.5)
+    expected = stored_telemetry("ra-fp1", telemetry()).filter(pl.col("t_s").is_between(0.3, 0.5))
+    assert_frame_equal(got, expected.select("speed_kph", "t_s", "utc"))
+    assert got.height == 3
+    with pytest.raises(ValueError, match="unknown telemetry columns"):
+        store.read_telemetry("ra-fp1", columns=["speed"])
+
+
+def test_unknown_session_reads_empty_frames(store: Store) -> None:
+    assert store.read_telemetry("nope").schema == pl.Schema(schema.TELEMETRY)
+    assert store.read_telemetry("nope").is_empty()
+    assert store.read_signals("nope").schema == pl.Schema(schema.TELEMETRY_SIGNALS)
+    assert store.count_telemetry("nope") == 0
+
+
+def test_append_telemetry_continues_frame_idx_and_accepts_subsets(store: Store) -> None:
+    store.create_session(session_row())
+    first = store.append_telemetry("ra-fp1", telemetry(4))
+    assert first.to_list() == [0, 1, 2, 3]
+    subset = pl.DataFrame({"t_s": [0.4, 0.5], "speed_kph": [99.0, 98.0], "frame_idx": [0, 0]})
+    assert store.append_telemetry("ra-fp1", subset).to_list() == [4, 5]
+    assert store.append_telemetry("ra-fp1", pl.DataFrame()).to_list() == []
+
+    got = store.read_telemetry("ra-fp1")
+    assert got["frame_idx"].to_list() == list(range(6))
+    tail = got.filter(pl.col("frame_idx") >= 4)
+    assert tail["speed_kph"].to_list() == [99.0, 98.0]
+    given = {"session_id", "frame_idx", "t_s", "speed_kph"}
+    assert all(tail[name].null_count() == 2 for name in schema.TELEMETRY if name not in given)
+    assert store.get_session("ra-fp1").n_frames == 6
+
+
+def test_append_telemetry_rejects_bad_frames_and_writes_nothing(store: Store) -> None:
+    store.create_session(session_row())
+    with pytest.raises(ValueError, match="unknown columns"):
+        store.append_telemetry("ra-fp1", pl.DataFrame({"t_s": [0.0], "oil_temp_c": [90.0]}))
+    with pytest.raises(ValueError, match="t_s must be set"):
+        store.append_telemetry("ra-fp1", pl.DataFrame({"speed_kph": [10.0]}))
+    with pytest.raises(ValueError, match="canonical dtypes"):
+        store.append_telemetry("ra-fp1", pl.DataFrame({"t_s": [0.0], "gear": ["third"]}))
+    assert store.count_telemetry("ra-fp1") == 0
+    assert store.get_session("ra-fp1").n_frames == 0
+
+
+def test_nan_is_stored_as_null_on_both_backends(store: Store) -> None:
+    store.create_session(session_row())
+    store.append_telemetry("ra-fp1", pl.DataFrame({"t_s": [0.0, 0.1], "rpm": [math.nan, 5000.0]}))
+    assert store.read_telemetry("ra-fp1", columns=["rpm"])["rpm"].to_list() == [None, 5000.0]
+
+
+def test_concurrent_appends_from_threads_get_unique_contiguous_frame_idx(store: Store) -> None:
+    store.create_session(session_row())
+    errors: list[BaseException] = []
+
+    def ingest(offset: float) -> None:
+        try:
+            for i in range(20):
+                batch = pl.DataFrame(
+                    {"t_s": [offset + i + k / 10 for k in range(10)], "speed_kph": [offset] * 10}
+                )
+                store.append_telemetry("ra-fp1", batch)
+                store.read_telemetry("ra-fp1", columns=["frame_idx"])
+        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest, args=(1000.0 * k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    got = store.read_telemetry("ra-fp1", columns=["frame_idx", "speed_kph"])
+    assert got["frame_idx"].to_list() == list(range(800))
+    assert got.group_by("speed_kph").len()["len"].to_list() == [200] * 4
+    assert store.get_session("ra-fp1").n_frames == 800
+
+
+def test_signals_append_read_and_auto_register(store: Store) -> None:
+    store.create_session(session_row())
+    rows = pl.DataFrame(
+        {
+            "signal_name": ["tyre_fl_c", "tyre_fl_c", "oil_p_bar"],
+            "t_s": [1.0, 0.5, 0.2],
+            "value": [80.0, 79.0, None],
+        }
+    )
+    assert store.append_signals("ra-fp1", rows) == 3
+    got = store.read_signals("ra-fp1")
+    assert got.schema == pl.Schema(schema.TELEMETRY_SIGNALS)
+    assert got.rows() == [
+        ("ra-fp1", "oil_p_bar", 0.2, None),
+        ("ra-fp1", "tyre_fl_c", 0.5, 79.0),
+        ("ra-fp1", "tyre_fl_c", 1.0, 80.0),
+    ]
+    assert store.read_signals("ra-fp1", ["tyre_fl_c"]).height == 2
+    assert store.read_signals("ra-fp1", []).is_empty()
+    registry = store.list_registry().filter(pl.col("signal_name").is_in(["tyre_fl_c", "oil_p_bar"]))
+    assert registry.select("signal_name", "unit", "source").rows() == [
+        ("oil_p_bar", "", "api"),
+        ("tyre_fl_c", "", "api"),
+    ]
+    with pytest.raises(ValueError, match="signal_name, t_s must be set"):
+        store.append_signals("ra-fp1", pl.DataFrame({"value": [1.0]}))
+
+
+def test_video_frames(store: Store) -> None:
+    store.create_session(session_row())
+    rows = pl.DataFrame(
+        {"t_s": [0.04, 0.0], "video_file": ["a.mp4", "a.mp4"], "video_t_ms": [40, 0], "frame_no": [1, 0]}
+    )
+    assert store.append_video_frames("ra-fp1", rows) == 2
+    got = store.read_video_frames("ra-fp1")
+    assert got.schema == pl.Schema(schema.VIDEO_FRAMES)
+    assert got["frame_no"].to_list() == [0, 1]

@@ -63,7 +63,8 @@ from pitwall.analysis.video import (
 )
 from pitwall.api.deps import store_of
 from pitwall.api.errors import ApiError
-from pitwall.session_view import SessionView, view_of
+from pitwall.api.views import view_of
+from pitwall.session_view import SessionView
 
 REFERENCE_DIR: Final = DATA_DIR / "reference"
 """Gold-standard reference laps: ``<track id>_gold.json`` (written by ``python -m pipelines build-reference``)."""

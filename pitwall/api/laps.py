@@ -35,7 +35,8 @@ from pitwall.analysis.sectors import (
     sector_times,
 )
 from pitwall.api.errors import ApiError
-from pitwall.session_view import SessionView, view_of
+from pitwall.api.views import view_of
+from pitwall.session_view import SessionView
 
 SID = Annotated[str, Parameter(description="session id")]
 STEP_M = Annotated[float, Parameter(ge=0.5, le=50.0, description="grid step along the lap, metres (0.5..50)")]

@@ -14,3 +14,12 @@ class ReadError(ValueError):
         self.reason = reason
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
+
+
+    def __reduce__(self) -> tuple[object, tuple[str, str, int | None]]:
+        # Picklable across worker processes (the bulk importer parses in a process pool).
+        return (_rebuild, (self.path, self.reason, self.line))
+
+
+def _rebuild(path: str, reason: str, line: int | None) -> ReadError:
+    return ReadError(path, reason, line=line)

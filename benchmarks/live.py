@@ -1,0 +1,254 @@
+"""Live path benchmark: ~8,000 CAN frames/s through the virtual bus into the store and out to 100 SSE clients.
+
+Setup (real, end to end): a ``python -m pitwall --simulate --simulate-speed S`` **server process** (DuckDB in a
+temporary folder) with ``S`` chosen so the simulated AiM MXP sends 8,000 frames/s (the car YAML's frame
+rates sum to ≈294 Hz, so S ≈ 27); its CanReader reads them back, batches, appends to the store and publishes.
+This process opens **100 SSE clients** over loopback HTTP (asyncio streams with a minimal chunked decoder):
+10 "probe" clients parse every event for latency, 90 count events and check their ``id`` sequence for gaps.
+
+Figures, one JSON object per line ``{"bench", "value", "unit", "baseline", "ratio"}``, over a measured
+window after a warm-up:
+
+* ``live.can_frames_per_s`` — frames read by the server's CanReader per wall second; baseline 8,000 (target).
+* ``live.server_cpu_share`` — server process CPU seconds / wall seconds (1.0 = one core busy); baseline 1.0.
+* ``live.client_cpu_share`` — the same for this client process (100 HTTP clients; not part of the server).
+* ``live.sse_latency_p50_ms`` / ``p99`` — frame → SSE event: receive time minus the wall time at which the
+  simulator had sent the row's clock frame (``/diagnostics/can`` is polled every 50 ms for the simulator's
+  progress ``simulator_sent_until_s``; the send time of data time ``t_s`` is interpolated). Includes the
+  100 ms data window of the batcher (100 / S ms wall) and the reader's poll. Baseline 100 ms.
+* ``live.simulator_frames_per_s`` — frames the simulator put on the bus per second (it shares the server's
+  GIL; below the target it is the producer, not the pipeline, that falls short).
+* ``live.sse_events_per_s`` — events delivered per second to all clients; baseline = rows published × 100.
+* ``live.frames_lost`` — SSE events missing at clients (id gaps + ``dropped`` reports) plus rows published but
+  not stored after SIGTERM; baseline 0 (ratio null).
+* ``live.can_backlog_frames`` — frames sent by the simulator but not yet read at the end of the window.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.live [--seconds 10] [--clients 100]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from pitwall import DATA_DIR, REPO_DIR
+from pitwall.formats.car import load_car
+from pitwall.store import open_store
+
+TARGET_FPS = 8_000.0
+LATENCY_BUDGET_MS = 100.0
+PROBES = 10
+_T_S = re.compile(rb'"t_s":([-0-9.eE]+)')
+_ID = re.compile(rb"(?:^|\n)id: (\d+)\n")
+
+
+def emit(bench: str, value: float, unit: str, baseline: float | None) -> None:
+    ratio = None if not baseline else round(value / baseline, 3)
+    print(
+        json.dumps(
+            {"bench": bench, "value": round(value, 3), "unit": unit, "baseline": baseline, "ratio": ratio}
+        )
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, seconds (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Client:
+    probe: bool
+    events: int = 0
+    gaps: int = 0
+    dropped: int = 0
+    next_id: int | None = None
+    last_frame_idx: int = -1
+    arrivals: list[tuple[float, float]] = field(default_factory=list)  # (t_s, time.time() received)
+    measuring: bool = False
+
+    def feed(self, block: bytes, received: float) -> None:
+        """Account for complete events (``block`` ends on an event boundary)."""
+        ids = _ID.findall(block)
+        if b"event: dropped" in block:
+            self.dropped += 1
+        if not ids:
+            return
+        first, last = int(ids[0]), int(ids[-1])
+        if self.next_id is not None and first != self.next_id:
+            self.gaps += first - self.next_id
+        if last - first + 1 != len(ids):
+            self.gaps += last - first + 1 - len(ids)
+        self.next_id = last + 1
+        tail = block.rfind(b'"frame_idx":')
+        self.last_frame_idx = int(block[tail + 12 : block.index(b",", tail)])
+        if not self.measuring:
+            return
+        self.events += len(ids)
+        if self.probe:
+            self.arrivals += [(float(t_s), received) for t_s in _T_S.findall(block)]
+
+
+async def run_client(port: int, client: Client) -> None:
+    """Read the telemetry stream until the server ends it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /telemetry/stream HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n", 1)[0] and b"chunked" in head.lower(), head
+    raw, body = b"", b""
+    try:
+        while True:
+            data = await reader.read(1 << 16)
+            if not data:
+                return
+            received = time.time()
+            raw += data
+            while True:  # de-chunk: "<hex size>\r\n<payload>\r\n"
+                eol = raw.find(b"\r\n")
+                if eol < 0:
+                    break
+                size = int(raw[:eol], 16)
+                if len(raw) < eol + 2 + size + 2:
+                    break
+                body += raw[eol + 2 : eol + 2 + size]
+                raw = raw[eol + 4 + size :]
+            cut = body.rfind(b"\n\n")
+            if cut >= 0:
+                client.feed(body[: cut + 2], received)
+                body = body[cut + 2 :]
+    finally:
+        writer.close()
+
+
+async def measure(server: subprocess.Popen[bytes], port: int, args: argparse.Namespace) -> dict:
+    """Connect the clients, measure a window, then SIGTERM the server and read the streams to their end."""
+    clients = [Client(probe=i < PROBES) for i in range(args.clients)]
+    tasks = [asyncio.create_task(run_client(port, c)) for c in clients]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
+        await asyncio.sleep(args.warmup)
+        before = (await http.get("/diagnostics/can")).json()
+        cpu0, own0, wall0 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
+        for c in clients:
+            c.measuring = True
+        progress = []  # (simulator data time sent, wall time): when each data time went on the bus
+        while time.monotonic() < wall0 + args.seconds:
+            figures = (await http.get("/diagnostics/can")).json()
+            progress.append((figures["simulator_sent_until_s"], time.time()))
+            await asyncio.sleep(0.05)
+        for c in clients:
+            c.measuring = False
+        cpu1, own1, wall1 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
+        after = (await http.get("/diagnostics/can")).json()
+    server.send_signal(signal.SIGTERM)  # the streams drain and end once the last frame is stored
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+    wall = wall1 - wall0
+    return {
+        "clients": clients,
+        "wall": wall,
+        "server_cpu": (cpu1 - cpu0) / wall,
+        "client_cpu": (own1 - own0) / wall,
+        "can_fps": (after["frames_total"] - before["frames_total"]) / wall,
+        "sim_fps": (after["simulator_frames_sent"] - before["simulator_frames_sent"]) / wall,
+        "progress": progress,
+        "rows_per_s": (after["frames_published"] - before["frames_published"]) / wall,
+        "backlog": after["simulator_frames_sent"] - after["frames_total"],
+        "session_id": after["session_id"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window (s)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--fps", type=float, default=TARGET_FPS, help="CAN frames/s to simulate")
+    args = parser.parse_args()
+
+    car = load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml")
+    speed = args.fps / sum(f.rate_hz for f in car.frames)
+    tmp = Path(tempfile.mkdtemp(prefix="pitwall-bench-live-"))
+    db = tmp / "live.duckdb"
+    port = free_port()
+    log = (tmp / "server.log").open("wb")
+    command = [sys.executable, "-m", "pitwall", "--simulate", "--simulate-speed", f"{speed:.4f}"]
+    server = subprocess.Popen(
+        [*command, "--db", str(db), "--port", str(port), "--log-level", "warning"],
+        cwd=REPO_DIR,
+        env={**os.environ, "PYTHONPATH": str(REPO_DIR)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_healthy(port, server)
+        result = asyncio.run(measure(server, port, args))
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+
+    clients: list[Client] = result["clients"]
+    store = open_store(db)
+    try:
+        stored = store.count_telemetry(result["session_id"])
+    finally:
+        store.close()
+    sent_s, sent_wall = np.array(result["progress"]).T
+    arrivals = np.array([a for c in clients if c.probe for a in c.arrivals])
+    sampled = (arrivals[:, 0] >= sent_s[0]) & (arrivals[:, 0] <= sent_s[-1])
+    latencies = sorted((arrivals[sampled, 1] - np.interp(arrivals[sampled, 0], sent_s, sent_wall)) * 1e3)
+    lost_sse = sum(c.gaps for c in clients) + sum(c.dropped for c in clients)
+    delivered = sum(c.events for c in clients)
+
+    emit("live.can_frames_per_s", result["can_fps"], "frames/s", args.fps)
+    emit("live.simulator_frames_per_s", result["sim_fps"], "frames/s", args.fps)
+    emit("live.server_cpu_share", result["server_cpu"], "cpu_s/wall_s", 1.0)
+    emit("live.client_cpu_share", result["client_cpu"], "cpu_s/wall_s", None)
+    emit("live.sse_latency_p50_ms", statistics.median(latencies), "ms", LATENCY_BUDGET_MS)
+    emit("live.sse_latency_p99_ms", latencies[int(0.99 * (len(latencies) - 1))], "ms", LATENCY_BUDGET_MS)
+    emit("live.sse_events_per_s", delivered / result["wall"], "events/s", result["rows_per_s"] * len(clients))
+    published = max(c.last_frame_idx for c in clients) + 1  # the clients saw the stream to its end
+    emit("live.frames_lost", lost_sse + (published - stored), "frames", 0)
+    emit("live.can_backlog_frames", result["backlog"], "frames", None)
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(port: int, server: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not answer /health")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

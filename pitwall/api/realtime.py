@@ -1,0 +1,256 @@
+"""Realtime routes: SSE streams of the in-process bus and spectator tokens; the lifespan that owns them.
+
+Streams (``text/event-stream``; each event is ``id: <seq>`` + ``data: <json>``; a ``: heartbeat`` comment is
+sent after ``state.sse_heartbeat_s`` seconds without events (default 15 s); when a slow client's bounded queue
+overflowed, an ``event: dropped`` with ``{"dropped": <total lost so far>}`` precedes the next events):
+
+* ``GET /telemetry/stream`` — one event per decoded telemetry frame, live or replay (shape documented in
+  :mod:`pitwall.live.bus`: ``session_id``, ``frame_idx``, ``t_s``, ``utc``, every canonical column);
+* ``GET /cues/stream`` — coaching cues as they are published on the ``cues`` topic;
+* ``GET /notifications`` — inbox messages ``{"kind", "text", "utc", …}`` (live session started/ended,
+  replay started/stopped/finished, …).
+
+Spectator tokens (owner only: the remote-access guard lets only loopback clients POST/DELETE):
+``POST /spectator/token`` ``{label, ttl_s (60..86400, default 3600)}`` → 201 ``{token, expires_at}``;
+``DELETE /spectator/token/<token>`` → 200 ``{revoked: true}`` or 404 when unknown or already revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Annotated, Final
+
+import anyio.to_thread
+import msgspec
+from litestar import Litestar, Router, delete, get, post
+from litestar.datastructures import State
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from pitwall.api.deps import settings_of, store_of
+from pitwall.api.errors import ApiError
+from pitwall.api.schemas import iso_utc
+from pitwall.api.security import hash_token
+from pitwall.live.bus import TelemetryBus, Topic
+from pitwall.live.replay import Replayer
+from pitwall.live.service import LiveService
+
+log = logging.getLogger("pitwall.realtime")
+
+HEARTBEAT_S: Final = 15.0
+"""Seconds without events before a stream sends a heartbeat comment (``state.sse_heartbeat_s`` overrides)."""
+QUEUE_EVENTS: Final[dict[Topic, int]] = {"telemetry": 1024, "cues": 256, "notifications": 256}
+"""Per-client queue bound for each stream; a slower client loses its oldest events."""
+
+
+def bus_of(state: State) -> TelemetryBus:
+    bus: TelemetryBus = state.bus
+    return bus
+
+
+# -------------------------------------------------------------------------------------------------------
+# Lifespan
+# -------------------------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def realtime(app: Litestar) -> AsyncIterator[None]:
+    """Create the bus and the replayer; start the live service when ``--simulate`` or ``--can-channel`` is set.
+
+    Shutdown: on SIGTERM/SIGINT the replay and the live reader stop at once (every pending frame is written and
+    the session ended), then the bus closes, so the SSE streams send what is queued and end — otherwise the
+    server would wait for those endless responses before running the lifespan exit. The lifespan exit
+    repeats the same (idempotent) stop. Runs after the store is opened, so the store outlives it.
+    """
+    state = app.state
+    state.bus = bus = TelemetryBus()
+    state.replayer = Replayer(bus)
+    state.setdefault("sse_heartbeat_s", HEARTBEAT_S)
+    state.live = await anyio.to_thread.run_sync(_start_live, state)
+    restore_signals = _chain_exit_signals(lambda: threading.Thread(target=_stop_all, args=(state,)).start())
+    try:
+        yield
+    finally:
+        restore_signals()
+        await anyio.to_thread.run_sync(_stop_all, state)
+
+
+def _chain_exit_signals(action: Callable[[], None]) -> Callable[[], None]:
+    """Run ``action`` on SIGINT/SIGTERM before the server's own handler (uvicorn's graceful exit).
+
+    Only in the main thread and only over a Python-level handler (else nothing is installed); returns the
+    function restoring the previous handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    chained = {sig: handler for sig, handler in previous.items() if callable(handler)}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        action()
+        chained[signal.Signals(sig)](sig, frame)
+
+    for sig in chained:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in chained.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _start_live(state: State) -> LiveService | None:
+    """The started live service, or ``None`` (no live source configured, or it failed: ``state.live_error``)."""
+    settings = settings_of(state)
+    state.live_error = None
+    if not (settings.simulate or settings.can_channel):
+        return None
+    if state.get("store") is None:
+        state.live_error = f"no database: {state.get('store_error')}"
+    else:
+        try:
+            live = LiveService(settings, state.store, state.get("track"), bus=state.bus)
+            live.start()
+            return live
+        except Exception as exc:  # a bad DBC/car file, a missing track or an unavailable CAN interface
+            state.live_error = f"{type(exc).__name__}: {exc}"
+    log.error("live reader not started: %s", state.live_error)
+    return None
+
+
+def _stop_all(state: State) -> None:
+    """Stop the replay and the live reader (flushing it), then close the bus (idempotent, thread-safe)."""
+    state.replayer.stop()
+    live = state.get("live")
+    if live is not None:
+        live.stop_reader()
+    state.bus.close()
+
+
+# -------------------------------------------------------------------------------------------------------
+# SSE
+# -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Encoded(ServerSentEventMessage):
+    """Several events already encoded as SSE bytes, written in one chunk."""
+
+    raw: bytes = b""
+
+    def encode(self) -> bytes:
+        return self.raw
+
+
+async def _stream(
+    bus: TelemetryBus, topic: Topic, heartbeat_s: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    sub = bus.subscribe(topic, maxlen=QUEUE_EVENTS[topic])
+    try:
+        yield ServerSentEventMessage(data=None, comment=f"connected {topic}", retry=2000)
+        reported_dropped = 0
+        while True:
+            batch = await sub.next_batch(timeout=heartbeat_s)
+            if not batch:
+                if sub.closed:  # the server is shutting down: everything queued has been sent
+                    return
+                yield ServerSentEventMessage(data=None, comment="heartbeat")
+                continue
+            chunks = []
+            if sub.dropped > reported_dropped:
+                reported_dropped = sub.dropped
+                chunks.append(b'event: dropped\ndata: {"dropped":%d}\n\n' % reported_dropped)
+            chunks += [b"id: %d\ndata: %s\n\n" % (event.seq, event.data) for event in batch]
+            yield _Encoded(raw=b"".join(chunks))
+    finally:
+        bus.unsubscribe(sub)
+
+
+def _sse(state: State, topic: Topic) -> ServerSentEvent:
+    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s)))
+
+
+@get("/telemetry/stream", operation_id="telemetry_stream")
+async def telemetry_stream(state: State) -> ServerSentEvent:
+    """SSE of decoded telemetry frames from the live reader or a replay (same shape; see module doc)."""
+    return _sse(state, "telemetry")
+
+
+@get("/cues/stream", operation_id="cues_stream")
+async def cues_stream(state: State) -> ServerSentEvent:
+    """SSE of live coaching cues; a heartbeat comment every 15 s without cues."""
+    return _sse(state, "cues")
+
+
+@get("/notifications", operation_id="notifications_stream")
+async def notifications_stream(state: State) -> ServerSentEvent:
+    """SSE notification inbox: ``{"kind", "text", "utc", …}`` messages."""
+    return _sse(state, "notifications")
+
+
+# -------------------------------------------------------------------------------------------------------
+# Spectator tokens
+# -------------------------------------------------------------------------------------------------------
+
+
+class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /spectator/token``: a label for the viewer and the lifetime in seconds (60..86400)."""
+
+    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    ttl_s: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
+
+
+class TokenIssued(msgspec.Struct):
+    """The token (shown once; only its SHA-256 is stored) and its expiry, ISO-8601 UTC."""
+
+    token: str
+    expires_at: str
+
+
+class TokenRevoked(msgspec.Struct):
+    revoked: bool
+
+
+@post("/spectator/token", operation_id="spectator_token_create", status_code=201, sync_to_thread=True)
+def create_spectator_token(state: State, data: TokenRequest | None = None) -> TokenIssued:
+    """Mint a time-limited read-only token for a remote pit-wall viewer (owner only; body optional)."""
+    request = data or TokenRequest()
+    store = store_of(state)
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=request.ttl_s)
+    store.add_spectator_token(hash_token(token), expires_at, request.label)
+    return TokenIssued(token=token, expires_at=iso_utc(expires_at))
+
+
+@delete(
+    "/spectator/token/{token:str}",
+    operation_id="spectator_token_revoke",
+    status_code=200,
+    sync_to_thread=True,
+)
+def revoke_spectator_token(state: State, token: str) -> TokenRevoked:
+    """Revoke a token at once (owner only); 404 when it is unknown or already revoked."""
+    if not store_of(state).revoke_spectator_token(hash_token(token)):
+        raise ApiError(404, "unknown token", "no active spectator token matches")
+    return TokenRevoked(revoked=True)
+
+
+router = Router(
+    "/",
+    route_handlers=[
+        telemetry_stream,
+        cues_stream,
+        notifications_stream,
+        create_spectator_token,
+        revoke_spectator_token,
+    ],
+    tags=["realtime"],
+)

@@ -1,0 +1,120 @@
+"""LiveService on python-can's virtual bus with a real store: publish, batched append, ≤ 1 s unflushed, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pitwall import DATA_DIR
+from pitwall.config import Settings
+from pitwall.formats.car import load_car
+from pitwall.formats.dbc import load_dbc
+from pitwall.formats.track import load_track
+from pitwall.live.bus import TelemetryBus
+from pitwall.live.service import LiveService
+from pitwall.live.simulator import Simulator
+from pitwall.store.base import Store
+
+TRACK = load_track(DATA_DIR / "tracks" / "sonoma.json")
+
+
+async def _drain(sub) -> list[dict]:
+    got = []
+    while batch := await sub.next_batch(timeout=0.3):
+        got += [json.loads(e.data) for e in batch]
+    return got
+
+
+def test_simulated_session_is_published_and_stored_frame_for_frame(store: Store, tmp_path: Path) -> None:
+    async def main() -> None:
+        bus = TelemetryBus()
+        frames = bus.subscribe("telemetry", maxlen=100_000)
+        inbox = bus.subscribe("notifications")
+        live = LiveService(
+            Settings(db=tmp_path / "x", simulate=True, simulate_speed=20.0), store, TRACK, bus=bus
+        )
+        session_id = live.start()
+        received: list[dict] = []
+        lags: list[float] = []
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # while running: what clients saw is < 1 s ahead of the store
+            received += [json.loads(e.data) for e in await frames.next_batch(timeout=0.5)]
+            stored_t = store.read_telemetry(session_id, columns=["t_s"])["t_s"]
+            lags.append(received[-1]["t_s"] - (stored_t.max() if stored_t.len() else 0.0))
+        running_stats = live.stats()
+        await asyncio.to_thread(live.stop_reader)
+        received += await _drain(frames)
+        notes = [json.loads(e.data) for e in await inbox.next_batch(timeout=1.0)]
+
+        telemetry = store.read_telemetry(session_id)
+        row = store.get_session(session_id)
+        assert len(received) == telemetry.height == live.frames_published == live.frames_stored > 500
+        assert (
+            [f["frame_idx"] for f in received]
+            == telemetry["frame_idx"].to_list()
+            == list(range(len(received)))
+        )
+        assert [f["t_s"] for f in received] == telemetry["t_s"].to_list()
+        assert received[0]["t_s"] == 0.0 and telemetry["t_s"].is_sorted()
+        assert max(lags) < 1.0 and len(lags) > 5
+        assert 3 <= live.flushes <= telemetry["t_s"].max() / 1.0 + 2  # batched: about one write per second
+        assert telemetry["speed_kph"].drop_nulls().is_between(20, 400).all()
+        assert telemetry["lat_deg"].drop_nulls().is_between(38.15, 38.17).all()
+        signals = store.read_signals(session_id)
+        assert (
+            signals.height > 0
+            and signals["t_s"].min() >= 0.0
+            and signals["t_s"].max() <= telemetry["t_s"].max() + 0.1
+        )
+        assert row.source == "simulator" and row.track_id == "sonoma" and row.car == "BMW M3 (E46)"
+        assert row.ended_at is not None and row.n_frames == telemetry.height
+        assert row.duration_s == pytest.approx(telemetry["t_s"].max())
+        assert [n["kind"] for n in notes] == ["live_started", "live_stopped"]
+        assert running_stats["connected"] is True and running_stats["session_id"] == session_id
+        assert live.stats()["connected"] is False and live.stats()["pending_frames"] == 0
+        live.stop_reader()  # idempotent
+        assert store.count_telemetry(session_id) == telemetry.height
+
+    asyncio.run(main())
+
+
+def test_can_channel_reads_an_external_device_as_a_live_session(store: Store, tmp_path: Path) -> None:
+    channel = f"hw-{uuid.uuid4().hex}"
+    settings = Settings(db=tmp_path / "x", can_channel=channel, can_interface="virtual")
+
+    async def main() -> None:
+        bus = TelemetryBus()
+        frames = bus.subscribe("telemetry", maxlen=100_000)
+        live = LiveService(settings, store, TRACK, bus=bus)
+        session_id = live.start()
+        car = load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml")
+        device = Simulator(TRACK, car, load_dbc(list(settings.can_dbc)), speed=5.0, channel=channel)
+        assert live._reader is not None and live._reader.wait_connected(5.0)
+        device.start()
+        await asyncio.sleep(1.0)
+        device.stop()
+        deadline = time.monotonic() + 10  # let the reader drain what the device sent
+        while live.stats()["frames_total"] < device.frames_sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(live.stop_reader)
+        received = await _drain(frames)
+        stats = live.stats()
+        assert stats["frames_total"] == device.frames_sent > 1000  # nothing lost between device and reader
+        assert stats["interface"] == "virtual" and stats["channel"] == channel
+        assert store.get_session(session_id).source == "live"
+        assert len(received) == store.count_telemetry(session_id) > 100
+
+    asyncio.run(main())
+
+
+def test_simulate_without_a_track_refuses_to_start(store: Store, tmp_path: Path) -> None:
+    live = LiveService(replace(Settings(db=tmp_path / "x"), simulate=True), store, None, bus=TelemetryBus())
+    with pytest.raises(ValueError, match="needs a track"):
+        live.start()
+    assert store.list_sessions().height == 0

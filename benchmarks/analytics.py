@@ -24,66 +24,38 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.analytics [--requ
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
 import numpy as np
 import polars as pl
 
+from benchmarks.report import emit as emit_figure
 from pitwall import DATA_DIR, schema
 from pitwall.analysis.geo import haversine_m, to_local_xy
+from pitwall.api.analysis import router as analysis_router
+from pitwall.devserver import running_server
 from pitwall.formats.car import load_car
 from pitwall.formats.track import load_track
 from pitwall.live.physics import GpsReceiver, lap_profile, lap_time_s
 from pitwall.store import open_store
 from pitwall.store.base import SessionImport, SessionRow
 from pitwall.track import Gate, Track
-from tests.api.server_process import running_server
 
 SESSION_ID = "bench-sonoma-1h"
 RATE_HZ = 20.0
 DURATION_S = 3600.0
-ROUTES = (
-    "corners",
-    "scorecard",
-    "highlights",
-    "stats",
-    "friction_circle",
-    "hustle_map",
-    "eob",
-    "incidents",
-    "map",
-    "sync",
-    "clips",
-    "pedal_behavior",
-    "throttle_corner_box",
-    "corner_classification",
-    "straight_line_speed",
-    "brake_acceleration",
-)
+ROUTES = tuple(route.path.rsplit("/", 1)[1] for route in analysis_router.routes)
+"""Every ``/session/<sid>/…`` route of :mod:`pitwall.api.analysis`, in the router's order."""
 TARGET_P50_MS = 50.0
-
-
-def _emit(bench: str, value: float, unit: str, baseline: float | None) -> None:
-    ratio = value / baseline if baseline else None
-    print(
-        json.dumps(
-            {
-                "bench": bench,
-                "value": round(value, 2),
-                "unit": unit,
-                "baseline": None if baseline is None else round(baseline, 3),
-                "ratio": None if ratio is None else round(ratio, 2),
-            }
-        ),
-        flush=True,
-    )
+emit = partial(emit_figure, baseline_digits=3)
+"""Figures to 0.01 ms, baselines to 0.001 ms."""
 
 
 def session_frame(track: Track, *, seed: int = 7) -> pl.DataFrame:
@@ -185,9 +157,9 @@ def main() -> None:
     t, lat, lon = (frame[c].to_numpy() for c in ("t_s", "lat_deg", "lon_deg"))
     laps = numpy_lap_times(t, lat, lon, track.start_finish)
     baseline = _median_ms(lambda: numpy_lap_times(t, lat, lon, track.start_finish), 20)
-    _emit("analytics.session_rows", float(frame.height), "rows", None)
-    _emit("analytics.numpy_lap_slicer", baseline, "ms", None)
-    _emit("analytics.numpy_laps_found", float(laps.size), "laps", None)
+    emit("analytics.session_rows", float(frame.height), "rows", None)
+    emit("analytics.numpy_lap_slicer", baseline, "ms", None)
+    emit("analytics.numpy_laps_found", float(laps.size), "laps", None)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         write_session(db, track, frame)
@@ -198,8 +170,8 @@ def main() -> None:
             start = time.perf_counter()
             first = client.get(f"/session/{SESSION_ID}/stats")
             first.raise_for_status()
-            _emit("analytics.cold_first_request", 1000.0 * (time.perf_counter() - start), "ms", None)
-            _emit("analytics.complete_laps", float(first.json()["n_complete_laps"]), "laps", None)
+            emit("analytics.cold_first_request", 1000.0 * (time.perf_counter() - start), "ms", None)
+            emit("analytics.complete_laps", float(first.json()["n_complete_laps"]), "laps", None)
             worst = 0.0
             for route in ROUTES:
                 url = f"/session/{SESSION_ID}/{route}"
@@ -213,9 +185,9 @@ def main() -> None:
                 p50 = statistics.median(times)
                 p95 = float(np.percentile(times, 95))
                 worst = max(worst, p50)
-                _emit(f"analytics.{route}.p50", p50, "ms", baseline)
-                _emit(f"analytics.{route}.p95", p95, "ms", baseline)
-            _emit("analytics.worst_p50", worst, "ms", TARGET_P50_MS)
+                emit(f"analytics.{route}.p50", p50, "ms", baseline)
+                emit(f"analytics.{route}.p95", p95, "ms", baseline)
+            emit("analytics.worst_p50", worst, "ms", TARGET_P50_MS)
 
 
 if __name__ == "__main__":

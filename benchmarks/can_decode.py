@@ -18,12 +18,13 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.can_decode [--run
 from __future__ import annotations
 
 import argparse
-import json
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from benchmarks.report import emit as emit_figure
 from pitwall import DATA_DIR
 from pitwall.formats.car import load_car
 from pitwall.formats.dbc import load_dbc
@@ -37,22 +38,8 @@ N_FRAMES = 1_000_000
 N_CANTOOLS = 20_000
 LIVE_TARGET_FPS = 8_000
 READ_S = 0.02  # CanReader poll
-
-
-def _emit(bench: str, value: float, unit: str, baseline: float | None) -> None:
-    ratio = value / baseline if baseline else None
-    print(
-        json.dumps(
-            {
-                "bench": bench,
-                "value": round(value, 1),
-                "unit": unit,
-                "baseline": None if baseline is None else round(baseline, 1),
-                "ratio": None if ratio is None else round(ratio, 2),
-            }
-        ),
-        flush=True,
-    )
+emit = partial(emit_figure, digits=1, baseline_digits=1)
+"""Figures and baselines to 0.1 frames/s."""
 
 
 def main() -> None:
@@ -89,8 +76,8 @@ def main() -> None:
         started = time.perf_counter()
         decoder.decode(batch)
         best = max(best, N_FRAMES / (time.perf_counter() - started))
-    _emit("can_decode.vectorised", best, "frames/s", cantools_fps)
-    _emit("can_decode.cantools_subset", cantools_fps, "frames/s", None)
+    emit("can_decode.vectorised", best, "frames/s", cantools_fps)
+    emit("can_decode.cantools_subset", cantools_fps, "frames/s", None)
 
     car = load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml")
     sim = Simulator(load_track(DATA_DIR / "tracks" / "sonoma.json"), car, db, lap_seconds=None, laps=1)
@@ -103,7 +90,7 @@ def main() -> None:
             batcher.push(decoder.decode(lap.take(chunk)))
         batcher.flush()
         best = max(best, len(lap) / (time.perf_counter() - started))
-    _emit("can_decode.decode_and_batch", best, "frames/s", LIVE_TARGET_FPS)
+    emit("can_decode.decode_and_batch", best, "frames/s", LIVE_TARGET_FPS)
 
 
 if __name__ == "__main__":

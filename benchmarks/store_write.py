@@ -25,7 +25,6 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.store_write``
 from __future__ import annotations
 
 import io
-import json
 import resource
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from benchmarks.report import emit
 from pitwall import schema
 from pitwall.store import BACKENDS, SessionImport, SessionRow, Store, export_schema, open_store
 from pitwall.store._tables import TABLES, create_table_sql
@@ -208,11 +208,6 @@ def measure_export_rss(db: str, session_id: str) -> float:
         sampler.join()
         store.close()
     return max(peak[0] - before, 0) / 1e6
-
-
-def emit(bench: str, value: float, unit: str, baseline: float) -> None:
-    record = {"bench": bench, "value": round(value, 2), "unit": unit, "baseline": round(baseline, 2)}
-    print(json.dumps({**record, "ratio": round(value / baseline, 2) if baseline else None}), flush=True)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ with app.setup:
     import polars as pl
 
     from pitwall import DATA_DIR, charts
+    from pitwall.analysis.canstats import id_frame_rates
     from pitwall.formats.canlog import read_can_log, write_can_log
     from pitwall.formats.car import load_car
     from pitwall.formats.dbc import load_dbc
@@ -99,32 +100,20 @@ def _(log_field, source):
 
 @app.cell
 def _(frames, messages):
-    _n = pl.col("n_frames")
-    _span = pl.col("t_last_s") - pl.col("t_first_s")
     id_table = (
-        frames.group_by("arbitration_id", "is_extended")
-        .agg(
-            pl.len().alias("n_frames"),
-            pl.col("t_s").min().alias("t_first_s"),
-            pl.col("t_s").max().alias("t_last_s"),
-            pl.col("dlc").max().alias("dlc"),
-            pl.col("data").last().bin.encode("hex").alias("last_payload_hex"),
-        )
-        .with_columns(pl.when((_n > 1) & (_span > 0)).then((_n - 1) / _span).alias("rate_hz"))
-        .join(messages, on=["arbitration_id", "is_extended"], how="left")
-        .sort("arbitration_id")
-    )
-    id_table = id_table.with_columns(
-        pl.Series(
+        id_frame_rates(frames.lazy())
+        .join(messages.lazy(), on=["arbitration_id", "is_extended"], how="left", maintain_order="left")
+        .select(
             "id_hex",
-            [
-                f"0x{i:08X}" if x else f"0x{i:03X}"
-                for i, x in id_table.select("arbitration_id", "is_extended").iter_rows()
-            ],
-            dtype=pl.String,
+            "message",
+            "n_frames",
+            "rate_hz",
+            "dlc",
+            "last_payload_hex",
+            "arbitration_id",
+            "is_extended",
         )
-    ).select(
-        "id_hex", "message", "n_frames", "rate_hz", "dlc", "last_payload_hex", "arbitration_id", "is_extended"
+        .collect()
     )
     mo.vstack(
         [

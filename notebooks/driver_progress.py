@@ -4,9 +4,7 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="Pitwall · driver progress")
 
 with app.setup:
-    import os
     from contextlib import closing
-    from pathlib import Path
 
     import marimo as mo
     import polars as pl
@@ -16,8 +14,9 @@ with app.setup:
     from pitwall.analysis.corners import corner_passes, corner_summary
     from pitwall.analysis.friction import add_derived_g
     from pitwall.analysis.stats import session_stats
-    from pitwall.api.analysis import load_gold_reference
+    from pitwall.formats.reference import load_gold_reference
     from pitwall.formats.track import TrackLibrary
+    from pitwall.notebook_support import database_field, read_database
     from pitwall.session_view import SessionView, SessionViewError
     from pitwall.store import open_store
 
@@ -36,32 +35,17 @@ def _():
 
 @app.cell
 def _():
-    db_field = mo.ui.text(
-        value=str(mo.cli_args().get("db") or os.environ.get("PITWALL_DB") or SAMPLE_DB),
-        label="Database file",
-        full_width=True,
-    )
+    db_field = database_field(SAMPLE_DB)
     db_field
     return (db_field,)
 
 
 @app.cell
 def _(db_field):
-    db_path = Path(db_field.value).expanduser()
-    mo.stop(
-        not db_path.is_file(),
-        mo.callout(
-            mo.md(f"No database at `{db_path}`. Build the sample one with `python -m pipelines sample-db`."),
-            kind="warn",
-        ),
-    )
-    try:
-        with closing(open_store(db_path)) as _store:
-            sessions = _store.list_sessions(limit=100_000).filter(pl.col("track") != "").sort("started_at")
-    except Exception as _exc:  # any failure to open means "not a usable database": say why
-        mo.stop(True, mo.callout(mo.md(f"Cannot open `{db_path}`: {_exc}"), kind="danger"))
-    mo.stop(
-        sessions.height == 0, mo.callout(mo.md(f"`{db_path}` has no session on a known track."), kind="warn")
+    db_path, sessions = read_database(
+        db_field.value,
+        lambda store: store.list_sessions(limit=100_000).filter(pl.col("track") != "").sort("started_at"),
+        empty="has no session on a known track.",
     )
     return db_path, sessions
 

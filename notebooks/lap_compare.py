@@ -4,10 +4,6 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="Pitwall · lap compare")
 
 with app.setup:
-    import os
-    from contextlib import closing
-    from pathlib import Path
-
     import marimo as mo
     import polars as pl
 
@@ -16,10 +12,8 @@ with app.setup:
     from pitwall.analysis.corners import corner_passes, corner_summary, reference_from_passes
     from pitwall.analysis.delta import braking_delta, braking_points, delta_t, lap_traces
     from pitwall.analysis.friction import add_derived_g
-    from pitwall.analysis.sectors import sector_splits
-    from pitwall.formats.track import TrackLibrary
-    from pitwall.session_view import SessionView, SessionViewError
-    from pitwall.store import open_store
+    from pitwall.analysis.sectors import compare_sectors, sector_splits
+    from pitwall.notebook_support import database_field, load_views, read_database
 
 
 @app.cell(hide_code=True)
@@ -37,37 +31,21 @@ def _():
 
 @app.cell
 def _():
-    db_field = mo.ui.text(
-        value=str(mo.cli_args().get("db") or os.environ.get("PITWALL_DB") or SAMPLE_DB),
-        label="Database file",
-        full_width=True,
-    )
+    db_field = database_field(SAMPLE_DB)
     db_field
     return (db_field,)
 
 
 @app.cell
 def _(db_field):
-    db_path = Path(db_field.value).expanduser()
-    mo.stop(
-        not db_path.is_file(),
-        mo.callout(
-            mo.md(f"No database at `{db_path}`. Build the sample one with `python -m pipelines sample-db`."),
-            kind="warn",
+    db_path, complete_laps = read_database(
+        db_field.value,
+        lambda store: (
+            store.list_laps(limit=1_000_000)
+            .filter((pl.col("kind") == "flying") & (pl.col("method") != "manual"))
+            .sort(pl.col("valid").not_(), "duration_s")
         ),
-    )
-    try:
-        with closing(open_store(db_path)) as _store:
-            complete_laps = (
-                _store.list_laps(limit=1_000_000)
-                .filter((pl.col("kind") == "flying") & (pl.col("method") != "manual"))
-                .sort(pl.col("valid").not_(), "duration_s")
-            )
-    except Exception as _exc:  # any failure to open means "not a usable database": say why
-        mo.stop(True, mo.callout(mo.md(f"Cannot open `{db_path}`: {_exc}"), kind="danger"))
-    mo.stop(
-        complete_laps.height == 0,
-        mo.callout(mo.md(f"`{db_path}` has no complete lap to compare."), kind="warn"),
+        empty="has no complete lap to compare.",
     )
     return complete_laps, db_path
 
@@ -103,12 +81,7 @@ def _(db_path, lap_a, lap_b):
         name: (key.rsplit(":", 1)[0], int(key.rsplit(":", 1)[1]))
         for name, key in (("A", lap_a.value), ("B", lap_b.value))
     }
-    try:
-        with closing(open_store(db_path)) as _store:
-            _library = TrackLibrary()
-            views = {sid: SessionView.load(_store, sid, _library, None) for sid, _ in picks.values()}
-    except SessionViewError as _exc:
-        mo.stop(True, mo.callout(mo.md(f"**{_exc.error}**: {_exc.detail}"), kind="warn"))
+    views = load_views(db_path, (sid for sid, _ in picks.values()))
     _incomplete = [
         f"`{sid}` lap {lap}"
         for sid, lap in picks.values()
@@ -202,15 +175,9 @@ def _(picks, same_lap, track, views):
     mo.stop(same_lap, None)
     _splits = {
         name: sector_splits(views[sid].telemetry, views[sid].laps.filter(pl.col("lap") == lap).lazy(), track)
-        .select("sector", "s_start_m", "s_end_m", pl.col("time_s").alias(f"{name.lower()}_s"))
-        .collect()
         for name, (sid, lap) in picks.items()
     }
-    sector_gains = (
-        _splits["A"]
-        .join(_splits["B"].drop("s_start_m", "s_end_m"), on="sector")
-        .with_columns((pl.col("b_s") - pl.col("a_s")).alias("gain_s"))
-    )
+    sector_gains = compare_sectors(_splits["A"], _splits["B"]).collect()
     mo.vstack(
         [
             mo.md("## Sectors (`gain_s` = B − A, s; negative = B faster)"),

@@ -4,10 +4,6 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="Pitwall · session explorer")
 
 with app.setup:
-    import os
-    from contextlib import closing
-    from pathlib import Path
-
     import marimo as mo
     import polars as pl
 
@@ -18,10 +14,8 @@ with app.setup:
     from pitwall.analysis.maps import reference_polyline
     from pitwall.analysis.pedals import pedal_time_by_lap, pedal_time_session
     from pitwall.analysis.sectors import lap_time_table
-    from pitwall.api.analysis import load_gold_reference
-    from pitwall.formats.track import TrackLibrary
-    from pitwall.session_view import SessionView, SessionViewError
-    from pitwall.store import open_store
+    from pitwall.formats.reference import load_gold_reference
+    from pitwall.notebook_support import database_field, load_views, read_database
 
 
 @app.cell(hide_code=True)
@@ -38,31 +32,16 @@ def _():
 
 @app.cell
 def _():
-    db_field = mo.ui.text(
-        value=str(mo.cli_args().get("db") or os.environ.get("PITWALL_DB") or SAMPLE_DB),
-        label="Database file",
-        full_width=True,
-    )
+    db_field = database_field(SAMPLE_DB)
     db_field
     return (db_field,)
 
 
 @app.cell
 def _(db_field):
-    db_path = Path(db_field.value).expanduser()
-    mo.stop(
-        not db_path.is_file(),
-        mo.callout(
-            mo.md(f"No database at `{db_path}`. Build the sample one with `python -m pipelines sample-db`."),
-            kind="warn",
-        ),
+    db_path, sessions = read_database(
+        db_field.value, lambda store: store.list_sessions(limit=100_000), empty="has no sessions yet."
     )
-    try:
-        with closing(open_store(db_path)) as _store:
-            sessions = _store.list_sessions(limit=100_000)
-    except Exception as _exc:  # any failure to open means "not a usable database": say why
-        mo.stop(True, mo.callout(mo.md(f"Cannot open `{db_path}`: {_exc}"), kind="danger"))
-    mo.stop(sessions.height == 0, mo.callout(mo.md(f"`{db_path}` has no sessions yet."), kind="warn"))
     return db_path, sessions
 
 
@@ -88,11 +67,7 @@ def _(sessions):
 @app.cell
 def _(db_path, session_picker):
     mo.stop(session_picker.value is None, mo.md("Pick a session."))
-    try:
-        with closing(open_store(db_path)) as _store:
-            view = SessionView.load(_store, session_picker.value, TrackLibrary(), None)
-    except SessionViewError as _exc:
-        mo.stop(True, mo.callout(mo.md(f"**{_exc.error}**: {_exc.detail}"), kind="warn"))
+    view = load_views(db_path, [session_picker.value])[session_picker.value]
     telemetry = add_combined_g(add_derived_g(view.telemetry)).collect()
     mo.md(
         f"**{view.session.track or view.track.name}** ({view.track.length_m:,.0f} m) · driver "

@@ -30,6 +30,7 @@ from pitwall import DATA_DIR
 from pitwall.analysis.corners import corner_passes, reference_from_passes
 from pitwall.analysis.position import add_track_position
 from pitwall.formats.car import CarConfig, load_car
+from pitwall.formats.reference import REFERENCE_DIR
 from pitwall.formats.track import load_track
 from pitwall.live.physics import lap_profile, lap_time_s
 from pitwall.track import Track
@@ -37,9 +38,21 @@ from pitwall.track import Track
 NAME = "build-reference"
 DEFAULT_TRACK = DATA_DIR / "tracks" / "sonoma.json"
 DEFAULT_CAR = DATA_DIR / "cars" / "bmw_e46_m3.yaml"
-DEFAULT_OUT = DATA_DIR / "reference"
+DEFAULT_OUT = REFERENCE_DIR
 REFERENCE_LAP = 2
 """The middle of the three laid-out laps is measured."""
+PROFILE_CHANNELS = (
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "heading_deg",
+    "speed_kph",
+    "throttle_pct",
+    "brake_bar",
+    "g_lat",
+    "g_long",
+)
+"""The canonical channels of a physics lap profile that :func:`profile_session` lays out as telemetry."""
 
 
 def profile_session(profile: pl.DataFrame, track: Track, *, laps: int = 3) -> pl.DataFrame:
@@ -47,17 +60,7 @@ def profile_session(profile: pl.DataFrame, track: Track, *, laps: int = 3) -> pl
     ``lap`` (from 1), ``s_m``, ``offset_m`` (track position of the profile's fixes), ``speed_kph``,
     ``throttle_pct``, ``brake_bar``, ``brake_pct`` (null), ``g_lat``, ``g_long``."""
     period = lap_time_s(profile)
-    one = profile.select(
-        "t_s",
-        "lat_deg",
-        "lon_deg",
-        "heading_deg",
-        "speed_kph",
-        "throttle_pct",
-        "brake_bar",
-        "g_lat",
-        "g_long",
-    )
+    one = profile.select(PROFILE_CHANNELS)
     repeated = pl.concat(
         one.with_columns(pl.col("t_s") + k * period, pl.lit(k + 1, dtype=pl.Int32).alias("lap"))
         for k in range(laps)

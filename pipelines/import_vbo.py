@@ -34,7 +34,7 @@ from pitwall.importer import (
     ImportResult,
     ParsedImport,
     file_sha256,
-    import_parsed,
+    import_vbo_file,
     parse_for_import,
     skipped_result,
 )
@@ -181,7 +181,7 @@ def import_into_store(
             on_outcome(FileOutcome.failed(path, parsed))
             continue
         try:
-            on_outcome(FileOutcome.of(import_parsed(store, parsed, library=library, driver=driver)))
+            on_outcome(FileOutcome.of(import_vbo_file(store, parsed, library=library, driver=driver)))
         except Exception as exc:  # a failed write (rolled back by the store) fails this file only
             on_outcome(FileOutcome.failed(path, f"{type(exc).__name__}: {exc}"))
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import logging
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from pitwall import DATA_DIR, __version__
 from pitwall.api.app import create_app
+from pitwall.api.security import is_loopback_host
 from pitwall.config import Settings, default_db_path
-from pitwall.store import open_store
+from pitwall.store import BACKENDS, open_store
 from pitwall.store.base import DatabaseLocked
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -44,27 +45,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The server's argument parser (defaults as in the contract; paths relative to the working directory)."""
     defaults = Settings()
     p = argparse.ArgumentParser(prog="pitwall", description="Pitwall telemetry and coaching server.")
+
+    def setting(flag: str, help_text: str, **options: Any) -> None:
+        """A flag defaulting to the :class:`Settings` field it names (``--can-bitrate``: ``can_bitrate``)."""
+        default = getattr(defaults, flag.removeprefix("--").replace("-", "_"))
+        p.add_argument(flag, default=default, help=help_text, **options)
+
     p.add_argument("--version", action="version", version=f"pitwall {__version__}")
-    p.add_argument("--host", default=defaults.host, help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=defaults.port, help="bind port (default 8765)")
+    setting("--host", "bind address (default 127.0.0.1)")
+    setting("--port", "bind port (default 8765)", type=_port)
     p.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback --host (remote viewers then need spectator tokens)",
     )
     p.add_argument("--db", type=Path, default=None, help=f"database file (default {default_db_path()})")
-    p.add_argument(
+    setting(
         "--backend",
-        choices=("duckdb", "sqlite"),
-        default=None,
-        help="storage backend (default: from the --db suffix; .sqlite/.sqlite3/.db → sqlite)",
+        "storage backend (default: from the --db suffix; .sqlite/.sqlite3/.db → sqlite)",
+        choices=BACKENDS,
     )
-    p.add_argument(
-        "--track",
-        type=Path,
-        default=defaults.track,
-        help="active track JSON (default data/tracks/sonoma.json)",
-    )
+    setting("--track", "active track JSON (default data/tracks/sonoma.json)", type=Path)
     p.add_argument(
         "--import-root",
         type=Path,
@@ -73,40 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="import_roots",
         help="folder /session/import may read from; repeatable (default: data/ and the working dir)",
     )
-    p.add_argument("--can-channel", default=None, help="CAN channel, e.g. /dev/ttyACM0 for live SLCAN")
-    p.add_argument(
-        "--can-interface", default=defaults.can_interface, help="python-can interface (default virtual)"
-    )
-    p.add_argument(
-        "--can-bitrate",
-        type=int,
-        default=defaults.can_bitrate,
-        help="CAN bitrate (default 500000; 1000000 for the AiM MXP SmartyCam port)",
-    )
-    p.add_argument(
-        "--can-car-config", type=Path, default=None, help="car YAML, e.g. data/cars/bmw_e46_m3.yaml"
-    )
-    p.add_argument(
-        "--can-dbc",
-        type=Path,
-        nargs="+",
-        default=list(defaults.can_dbc),
-        help="DBC file(s) (default data/dbc/pitwall.dbc)",
-    )
-    p.add_argument("--simulate", action="store_true", help="run the built-in AiM-MXP synthetic generator")
-    p.add_argument(
-        "--simulate-speed",
-        type=_positive_float,
-        default=defaults.simulate_speed,
-        help="replay speed multiplier (default 1.0)",
-    )
-    p.add_argument(
-        "--simulate-lap-seconds",
-        type=_positive_float,
-        default=defaults.simulate_lap_seconds,
-        help="one synthetic lap length, s (default 60)",
-    )
-    p.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level, help="default info")
+    setting("--can-channel", "CAN channel, e.g. /dev/ttyACM0 for live SLCAN")
+    setting("--can-interface", "python-can interface (default virtual)")
+    setting("--can-bitrate", "CAN bitrate (default 500000; 1000000 for the AiM MXP SmartyCam port)", type=int)
+    setting("--can-car-config", "car YAML, e.g. data/cars/bmw_e46_m3.yaml", type=Path)
+    setting("--can-dbc", "DBC file(s) (default data/dbc/pitwall.dbc)", type=Path, nargs="+")
+    setting("--simulate", "run the built-in AiM-MXP synthetic generator", action="store_true")
+    setting("--simulate-speed", "replay speed multiplier (default 1.0)", type=_positive_float)
+    setting("--simulate-lap-seconds", "one synthetic lap length, s (default 60)", type=_positive_float)
+    setting("--log-level", "default info", choices=LOG_LEVELS)
     return p
 
 
@@ -138,16 +114,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (raises ``OSError``, e.g. ``EADDRINUSE``)."""
     info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -171,7 +137,7 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, check the address, port and database, then serve until interrupted."""
     args = build_parser().parse_args(argv)
-    if not is_loopback(args.host) and not args.allow_remote:
+    if is_loopback_host(args.host) is not True and not args.allow_remote:
         return _fail(
             f"refusing to listen on non-loopback host {args.host!r}; pass --allow-remote to expose the "
             "server (remote viewers need spectator tokens)"

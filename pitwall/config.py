@@ -5,8 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from pitwall import DATA_DIR
+
+SQLITE_SUFFIXES: Final = frozenset({".sqlite", ".sqlite3", ".db"})
+
+
+def backend_for(path: str | Path) -> str:
+    """The storage backend a database file gets by default: ``sqlite`` for a ``.sqlite``/``.sqlite3``/``.db``
+    file, else ``duckdb``."""
+    return "sqlite" if Path(path).suffix.lower() in SQLITE_SUFFIXES else "duckdb"
 
 
 def default_db_path() -> Path:
@@ -42,6 +51,4 @@ class Settings:
     @property
     def backend_name(self) -> str:
         """The storage backend: explicit ``backend`` or inferred from the db file suffix."""
-        if self.backend:
-            return self.backend
-        return "sqlite" if self.db.suffix.lower() in {".sqlite", ".sqlite3", ".db"} else "duckdb"
+        return self.backend or backend_for(self.db)

@@ -5,7 +5,7 @@ One VBO becomes one session: parse → detect the track → choose the session i
 sha256 of the file's bytes is stored with the session, and a file already imported is ``skipped``.
 
 Parsing is separated from writing so the bulk pipeline parses in worker processes
-(:func:`parse_for_import` returns picklable data) and writes from one process (:func:`import_parsed`).
+(:func:`parse_for_import` returns picklable data) and writes from one process (:func:`import_vbo_file`).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def skipped_result(store: Store, content_hash: str, path: Path) -> ImportResult 
 
 def import_vbo_file(
     store: Store,
-    path: str | Path,
+    source: str | Path | ParsedImport,
     *,
     library: TrackSource | None,
     driver: str = "",
@@ -140,33 +140,13 @@ def import_vbo_file(
     session_id: str | None = None,
     car: str = "",
 ) -> ImportResult:
-    """Import one VBO file into ``store`` (see the module doc). ``session_id`` defaults to
-    ``<track-slug or file stem>-<UTC of the first fix>``.
+    """Import one VBO into ``store`` (see the module doc): ``source`` is the file, or the file already
+    parsed by :func:`parse_for_import` (the bulk pipeline parses in worker processes). ``session_id``
+    defaults to ``<track-slug or file stem>-<UTC of the first fix>``.
 
     Raises ``ReadError`` (unreadable file), :class:`InvalidSessionId`, ``SessionExists`` (explicit id taken).
     """
-    return import_parsed(
-        store,
-        parse_for_import(path),
-        library=library,
-        driver=driver,
-        driver_level=driver_level,
-        session_id=session_id,
-        car=car,
-    )
-
-
-def import_parsed(
-    store: Store,
-    parsed: ParsedImport,
-    *,
-    library: TrackSource | None,
-    driver: str = "",
-    driver_level: str = "",
-    session_id: str | None = None,
-    car: str = "",
-) -> ImportResult:
-    """Write one parsed VBO (the writer half of :func:`import_vbo_file`)."""
+    parsed = source if isinstance(source, ParsedImport) else parse_for_import(source)
     if session_id is not None:
         check_session_id(session_id)
     if (skipped := skipped_result(store, parsed.content_hash, parsed.path)) is not None:

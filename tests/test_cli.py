@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from pitwall import DATA_DIR, REPO_DIR
-from pitwall.cli import build_parser, is_loopback, main, settings_from_args
-from tests.api.server_process import free_port, pitwall_command, repo_env, running_server
+from pitwall.api.security import is_loopback_host
+from pitwall.cli import build_parser, main, settings_from_args
+from pitwall.devserver import free_port, pitwall_command, repo_env, running_server
 
 
 def test_defaults_follow_the_contract() -> None:
@@ -69,7 +70,7 @@ def test_bad_flags_exit_2(bad: list[str], capsys: pytest.CaptureFixture[str]) ->
      ("192.168.1.10", False), ("::", False), ("example.org", False)],
 )  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+    assert (is_loopback_host(host) is True) is loopback  # what the CLI accepts without --allow-remote
 
 
 def test_non_loopback_host_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:

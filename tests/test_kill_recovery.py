@@ -8,55 +8,18 @@ SIGTERM: everything is flushed; the stored frames are exactly those the client s
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from pitwall import REPO_DIR
+from pitwall.devserver import server_process
 from pitwall.store import open_store
-from tests.api.server_process import free_port, pitwall_command, repo_env
 from tests.sse_client import SseClient, SseEvent
 
 pytestmark = pytest.mark.slow
 
 SIMULATE = ("--simulate", "--simulate-speed", "5")
-
-
-@contextmanager
-def server(db: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A server process on ``db``; yields it once ``/health`` answers. Killed on exit if still running."""
-    port = free_port()
-    log = db.parent / f"server-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            pitwall_command("--port", str(port), "--db", str(db), "--log-level", "warning", *args),
-            cwd=REPO_DIR,
-            env=repo_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"server exited with {proc.returncode}: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def _stream_until_flowing(url: str, frames: int = 400) -> SseClient:
@@ -78,7 +41,7 @@ def test_sigkill_loses_at_most_the_unflushed_second_then_sigterm_flushes_everyth
     db = tmp_path / "pitwall.duckdb"
 
     # 1. SIGKILL while frames flow
-    with server(db, *SIMULATE) as (proc, url):
+    with server_process(db, *SIMULATE) as (proc, url):
         client = _stream_until_flowing(url)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -87,7 +50,7 @@ def test_sigkill_loses_at_most_the_unflushed_second_then_sigterm_flushes_everyth
     session_id = seen[0]["session_id"]
 
     # 2. restart on the same file: it opens cleanly and the crashed session is still the active one
-    with server(db) as (proc, url):
+    with server_process(db) as (proc, url):
         health = httpx.get(f"{url}/health", trust_env=False).json()
         assert health["duckdb"] is True and health["active_session_id"] == session_id
         proc.send_signal(signal.SIGTERM)
@@ -108,7 +71,7 @@ def test_sigkill_loses_at_most_the_unflushed_second_then_sigterm_flushes_everyth
         assert (by_idx[idx]["t_s"], by_idx[idx]["speed_kph"], by_idx[idx]["rpm"]) == (t_s, speed, rpm)
 
     # 3. SIGTERM while frames flow: everything flushed, the stream ends after the last frame, session ended
-    with server(db, *SIMULATE) as (proc, url):
+    with server_process(db, *SIMULATE) as (proc, url):
         client = _stream_until_flowing(url)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)

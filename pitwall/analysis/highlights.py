@@ -35,18 +35,16 @@ def _moment(
     kind: str,
     title: str,
     order_by: pl.Expr,
-    lap: pl.Expr,
     t_s: pl.Expr,
     s_m: pl.Expr,
     value: pl.Expr,
     unit: str,
     margin: pl.Expr | None,
     detail: pl.Expr,
-    priority: int,
 ) -> pl.LazyFrame:
-    """The row of ``lf`` with the largest ``order_by`` as one highlight (none when ``lf`` is empty).
-    ``order_by`` and ``margin`` see every row of ``lf`` (medians, maxima); the other expressions are evaluated
-    on the chosen row only."""
+    """The row of ``lf`` (with a ``lap`` column) with the largest ``order_by`` as one highlight (none when
+    ``lf`` is empty). ``order_by`` and ``margin`` see every row of ``lf`` (medians, maxima); the other
+    expressions are evaluated on the chosen row only."""
     ranked = lf.with_columns(
         order_by.alias("_order"),
         (margin if margin is not None else pl.lit(None)).cast(pl.Float64).alias("_margin"),
@@ -57,15 +55,71 @@ def _moment(
         .select(
             pl.lit(kind).alias("kind"),
             pl.lit(title).alias("title"),
-            lap.cast(pl.Int32).alias("lap"),
+            pl.col("lap").cast(pl.Int32).alias("lap"),
             t_s.cast(pl.Float64).alias("t_s"),
             s_m.cast(pl.Float64).alias("s_m"),
             value.cast(pl.Float64).alias("value"),
             pl.lit(unit).alias("unit"),
             pl.col("_margin").alias("margin"),
             detail.alias("detail"),
-            pl.lit(priority).alias("_priority"),
         )
+    )
+
+
+def _peak_sample(
+    telemetry: pl.LazyFrame,
+    *,
+    kind: str,
+    title: str,
+    value: pl.Expr,
+    unit: str,
+    shown: str,
+    decimals: int,
+    note: pl.Expr,
+) -> pl.LazyFrame:
+    """The telemetry sample with the largest ``value`` (in ``unit``; shown as ``shown`` with ``decimals``
+    in the detail, followed by ``note``); no margin."""
+    return _moment(
+        telemetry,
+        kind=kind,
+        title=title,
+        order_by=value,
+        t_s=pl.col("t_s"),
+        s_m=pl.col("s_m"),
+        value=value,
+        unit=unit,
+        margin=None,
+        detail=pl.format("{} " + shown + " on lap {}{}", value.round(decimals), pl.col("lap"), note),
+    )
+
+
+def _best_corner_pass(
+    passes: pl.LazyFrame,
+    *,
+    kind: str,
+    title: str,
+    gain: pl.Expr,
+    t_s: str,
+    s_m: str,
+    value: str,
+    unit: str,
+    detail: str,
+    detail_values: tuple[pl.Expr, ...],
+) -> pl.LazyFrame:
+    """The corner pass with the largest positive ``gain`` (how far it beats that corner's usual, in
+    ``unit``, also the margin); ``t_s``/``s_m``/``value`` name columns of ``passes``. The detail reads
+    ``"turn {corner} on lap {lap}: " + detail`` with ``detail_values`` (which may use ``_gain``) filled in."""
+    return _moment(
+        passes.with_columns(gain.alias("_gain")).filter(pl.col("_gain") > 0),
+        kind=kind,
+        title=title,
+        order_by=pl.col("_gain"),
+        t_s=pl.col(t_s),
+        s_m=pl.col(s_m),
+        value=pl.col(value),
+        unit=unit,
+        margin=pl.col("_gain"),
+        detail=pl.format("turn {} on lap {}: " + detail, pl.col("corner"), pl.col("lap"), *detail_values),
     )
 
 
@@ -95,174 +149,129 @@ def pick_highlights(
     timed_sectors = sectors.filter(pl.col("time_s").is_not_null()).join(
         valid.select("lap"), on="lap", how="semi"
     )
-    gain_s = pl.col("corner_time_s").median().over("corner") - pl.col("corner_time_s")
     later_m = (
         pl.col("brake_point_s_m") - pl.col("brake_point_s_m").median().over("corner") + half
     ) % length_m - half
     derived_note = pl.when(pl.col("g_derived")).then(pl.lit(" (derived from GPS)")).otherwise(pl.lit(""))
     sector_gain = pl.col("time_s").median().over("sector") - pl.col("time_s")
+    gain = pl.col("_gain")
     candidates = [
         _moment(
             valid,
             kind="best_lap",
             title="Best lap",
             order_by=-pl.col("duration_s"),
-            lap=pl.col("lap"),
             t_s=pl.col("t_end_s"),
             s_m=pl.lit(0.0),
             value=pl.col("duration_s"),
             unit="s",
             margin=pl.col("duration_s").median() - pl.col("duration_s"),
             detail=pl.format("lap {} in {} s", pl.col("lap"), pl.col("duration_s").round(3)),
-            priority=0,
         ),
         _moment(
             timed_sectors.with_columns(sector_gain.alias("_gain")),
             kind="best_sector",
             title="Best sector",
-            order_by=pl.col("_gain"),
-            lap=pl.col("lap"),
+            order_by=gain,
             t_s=pl.col("t_end_s"),
             s_m=pl.col("s_end_m"),
             value=pl.col("time_s"),
             unit="s",
-            margin=pl.col("_gain"),
+            margin=gain,
             detail=pl.format(
                 "S{} in {} s on lap {}, {} s under its median",
                 pl.col("sector"),
                 pl.col("time_s").round(3),
                 pl.col("lap"),
-                pl.col("_gain").round(3),
+                gain.round(3),
             ),
-            priority=1,
         ),
-        _moment(
+        _peak_sample(
             telemetry,
             kind="max_speed",
             title="Top speed",
-            order_by=pl.col("speed_kph"),
-            lap=pl.col("lap"),
-            t_s=pl.col("t_s"),
-            s_m=pl.col("s_m"),
             value=pl.col("speed_kph"),
             unit="kph",
-            margin=None,
-            detail=pl.format("{} km/h on lap {}", pl.col("speed_kph").round(1), pl.col("lap")),
-            priority=2,
+            shown="km/h",
+            decimals=1,
+            note=pl.lit(""),
         ),
-        _moment(
-            passes.with_columns(gain_s.alias("_gain")).filter(pl.col("_gain") > 0),
+        _best_corner_pass(
+            passes,
             kind="biggest_gain",
             title="Biggest gain in a corner",
-            order_by=pl.col("_gain"),
-            lap=pl.col("lap"),
-            t_s=pl.col("t_entry_s"),
-            s_m=pl.col("min_speed_s_m"),
-            value=pl.col("corner_time_s"),
+            gain=-_above_median("corner_time_s", "corner"),
+            t_s="t_entry_s",
+            s_m="min_speed_s_m",
+            value="corner_time_s",
             unit="s",
-            margin=pl.col("_gain"),
-            detail=pl.format(
-                "turn {} on lap {}: {} s under its median",
-                pl.col("corner"),
-                pl.col("lap"),
-                pl.col("_gain").round(3),
-            ),
-            priority=3,
+            detail="{} s under its median",
+            detail_values=(gain.round(3),),
         ),
-        _moment(
-            passes.with_columns(later_m.alias("_later")).filter(pl.col("_later") > 0),
+        _best_corner_pass(
+            passes,
             kind="latest_braking",
             title="Latest braking",
-            order_by=pl.col("_later"),
-            lap=pl.col("lap"),
-            t_s=pl.col("t_entry_s"),
-            s_m=pl.col("brake_point_s_m"),
-            value=pl.col("brake_point_s_m"),
+            gain=later_m,
+            t_s="t_entry_s",
+            s_m="brake_point_s_m",
+            value="brake_point_s_m",
             unit="m",
-            margin=pl.col("_later"),
-            detail=pl.format(
-                "turn {} on lap {}: braked {} m later than usual",
-                pl.col("corner"),
-                pl.col("lap"),
-                pl.col("_later").round(1),
-            ),
-            priority=4,
+            detail="braked {} m later than usual",
+            detail_values=(gain.round(1),),
         ),
-        _moment(
-            passes.with_columns(_above_median("min_speed_kph", "corner").alias("_gain")).filter(
-                pl.col("_gain") > 0
-            ),
+        _best_corner_pass(
+            passes,
             kind="best_min_speed",
             title="Most speed carried through a corner",
-            order_by=pl.col("_gain"),
-            lap=pl.col("lap"),
-            t_s=pl.col("min_speed_t_s"),
-            s_m=pl.col("min_speed_s_m"),
-            value=pl.col("min_speed_kph"),
+            gain=_above_median("min_speed_kph", "corner"),
+            t_s="min_speed_t_s",
+            s_m="min_speed_s_m",
+            value="min_speed_kph",
             unit="kph",
-            margin=pl.col("_gain"),
-            detail=pl.format(
-                "turn {} on lap {}: minimum {} km/h, {} above its median",
-                pl.col("corner"),
-                pl.col("lap"),
-                pl.col("min_speed_kph").round(1),
-                pl.col("_gain").round(1),
-            ),
-            priority=5,
+            detail="minimum {} km/h, {} above its median",
+            detail_values=(pl.col("min_speed_kph").round(1), gain.round(1)),
         ),
-        _moment(
-            passes.with_columns(_above_median("exit_speed_kph", "corner").alias("_gain")).filter(
-                pl.col("_gain") > 0
-            ),
+        _best_corner_pass(
+            passes,
             kind="best_exit_speed",
             title="Best corner exit",
-            order_by=pl.col("_gain"),
-            lap=pl.col("lap"),
-            t_s=pl.col("t_exit_s"),
-            s_m=pl.col("min_speed_s_m"),
-            value=pl.col("exit_speed_kph"),
+            gain=_above_median("exit_speed_kph", "corner"),
+            t_s="t_exit_s",
+            s_m="min_speed_s_m",
+            value="exit_speed_kph",
             unit="kph",
-            margin=pl.col("_gain"),
-            detail=pl.format(
-                "turn {} on lap {}: exit {} km/h, {} above its median",
-                pl.col("corner"),
-                pl.col("lap"),
-                pl.col("exit_speed_kph").round(1),
-                pl.col("_gain").round(1),
-            ),
-            priority=6,
+            detail="exit {} km/h, {} above its median",
+            detail_values=(pl.col("exit_speed_kph").round(1), gain.round(1)),
         ),
-        _moment(
+        _peak_sample(
             telemetry,
             kind="max_lateral_g",
             title="Peak cornering force",
-            order_by=pl.col("g_lat").abs(),
-            lap=pl.col("lap"),
-            t_s=pl.col("t_s"),
-            s_m=pl.col("s_m"),
             value=pl.col("g_lat").abs(),
             unit="g",
-            margin=None,
-            detail=pl.format("{} g on lap {}{}", pl.col("g_lat").abs().round(2), pl.col("lap"), derived_note),
-            priority=7,
+            shown="g",
+            decimals=2,
+            note=derived_note,
         ),
-        _moment(
+        _peak_sample(
             telemetry,
             kind="max_braking_g",
             title="Hardest braking",
-            order_by=-pl.col("g_long"),
-            lap=pl.col("lap"),
-            t_s=pl.col("t_s"),
-            s_m=pl.col("s_m"),
             value=-pl.col("g_long"),
             unit="g",
-            margin=None,
-            detail=pl.format("{} g on lap {}{}", (-pl.col("g_long")).round(2), pl.col("lap"), derived_note),
-            priority=8,
+            shown="g",
+            decimals=2,
+            note=derived_note,
         ),
     ]
     return (
-        pl.concat(candidates)
+        pl.concat(
+            [
+                moment.with_columns(pl.lit(priority).alias("_priority"))
+                for priority, moment in enumerate(candidates)
+            ]
+        )
         .sort("_priority")
         .head(limit)
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).alias("rank"))

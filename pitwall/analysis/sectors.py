@@ -106,6 +106,18 @@ def sector_times(telemetry_lf: pl.LazyFrame, laps_lf: pl.LazyFrame, track: Track
     )
 
 
+def compare_sectors(splits_a: pl.LazyFrame, splits_b: pl.LazyFrame) -> pl.LazyFrame:
+    """Lap B against lap A, sector by sector: ``sector``, ``s_start_m``, ``s_end_m`` (m, from A), ``a_s``,
+    ``b_s`` (sector times, s) and ``gain_s`` = B − A (s; negative = B faster), ordered by sector.
+
+    ``splits_a``, ``splits_b``: the :func:`sector_splits` rows (``sector``, ``s_start_m``, ``s_end_m``,
+    ``time_s``) of one lap each; sectors missing from either lap are left out.
+    """
+    a = splits_a.select("sector", "s_start_m", "s_end_m", pl.col("time_s").alias("a_s"))
+    b = splits_b.select("sector", pl.col("time_s").alias("b_s"))
+    return a.join(b, on="sector").sort("sector").with_columns((pl.col("b_s") - pl.col("a_s")).alias("gain_s"))
+
+
 def _is_best(value: str, eligible: pl.Expr) -> pl.Expr:
     """True on the eligible row with the smallest ``value`` (ties: the lowest lap number)."""
     mask = eligible & pl.col(value).is_not_null()

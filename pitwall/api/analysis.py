@@ -15,12 +15,9 @@ and course (:func:`pitwall.analysis.friction.add_derived_g`) and ``g_derived`` s
 
 from __future__ import annotations
 
-import json
 import threading
 import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Final, Literal, TypeVar, cast
 
 import msgspec
@@ -29,10 +26,8 @@ from litestar import Router, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from pitwall import DATA_DIR
 from pitwall.analysis.braking import brake_accel_summary, eob_summary
 from pitwall.analysis.corners import (
-    REFERENCE_COLUMNS,
     classify_corners,
     corner_passes,
     corner_summary,
@@ -63,17 +58,22 @@ from pitwall.analysis.video import (
 )
 from pitwall.api.deps import store_of
 from pitwall.api.errors import ApiError
+from pitwall.api.schemas import TukeyBox
 from pitwall.api.views import view_of
+from pitwall.formats.reference import load_gold_reference
 from pitwall.session_view import SessionView
-
-REFERENCE_DIR: Final = DATA_DIR / "reference"
-"""Gold-standard reference laps: ``<track id>_gold.json`` (written by ``python -m pipelines build-reference``)."""
 
 RowT = TypeVar("RowT", bound=msgspec.Struct)
 
 
 def _rows(df: pl.DataFrame, row_type: type[RowT]) -> list[RowT]:
     return msgspec.convert(df.to_dicts(), list[row_type])  # type: ignore[valid-type]
+
+
+def _session_get(route: str, operation_id: str) -> get:
+    """The route decorator of every handler here: ``GET /session/{session_id}/<route>``, run off the event
+    loop (the pipelines and the store block)."""
+    return get(f"/session/{{session_id:str}}/{route}", operation_id=operation_id, sync_to_thread=True)
 
 
 # -- per-session preparation, cached alongside the session view ----------------------------------------------
@@ -132,32 +132,6 @@ def _prepared(state: State, session_id: str) -> Prepared:
     with _prepare_lock:
         table[view] = prepared
     return prepared
-
-
-@lru_cache(maxsize=16)
-def _read_reference(path: str, mtime_ns: int) -> pl.DataFrame:
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    corners = [
-        {
-            "corner": str(c["corner"]),
-            "ref_time_s": c.get("time_s"),
-            "ref_entry_speed_kph": c.get("entry_speed_kph"),
-            "ref_min_speed_kph": c.get("min_speed_kph"),
-            "ref_exit_speed_kph": c.get("exit_speed_kph"),
-            "ref_brake_point_s_m": c.get("brake_point_s_m"),
-        }
-        for c in document["corners"]
-    ]
-    return pl.DataFrame(corners, schema=REFERENCE_COLUMNS)
-
-
-def load_gold_reference(track_id: str, directory: Path = REFERENCE_DIR) -> pl.DataFrame | None:
-    """The gold-standard per-corner reference of a track (``REFERENCE_COLUMNS``), or ``None`` when
-    ``<directory>/<track_id>_gold.json`` does not exist. A malformed file is a 500 (it ships with the code)."""
-    path = directory / f"{track_id}_gold.json"
-    if not path.is_file():
-        return None
-    return _read_reference(str(path), path.stat().st_mtime_ns)
 
 
 def _reference(prepared: Prepared, choice: str) -> tuple[pl.DataFrame | None, str | None]:
@@ -541,21 +515,9 @@ class PedalBehavior(msgspec.Struct):
     laps: list[LapPedalTimes]
 
 
-class ThrottleBox(msgspec.Struct):
+class ThrottleBox(TukeyBox):
     corner: str
     corner_idx: int
-    n: int
-    min: float | None
-    q1: float | None
-    median: float | None
-    q3: float | None
-    max: float | None
-    iqr: float | None
-    lower_fence: float | None
-    upper_fence: float | None
-    whisker_low: float | None
-    whisker_high: float | None
-    n_outliers: int
 
 
 class ThrottleCornerBox(msgspec.Struct):
@@ -641,7 +603,7 @@ def _g_derived(prepared: Prepared) -> bool:
     return bool(prepared.driving.select(pl.col("g_derived").any()).collect().item())
 
 
-@get("/session/{session_id:str}/corners", operation_id="sessionCorners", sync_to_thread=True)
+@_session_get("corners", "sessionCorners")
 def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> CornersResponse:
     """Per-corner aggregates over the complete laps: best pass, averages over all passes, A–F grade and the delta
     to the reference (the gold-standard lap of ``data/reference/<track>_gold.json`` when present — built from
@@ -657,7 +619,7 @@ def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "a
     )
 
 
-@get("/session/{session_id:str}/scorecard", operation_id="sessionScorecard", sync_to_thread=True)
+@_session_get("scorecard", "sessionScorecard")
 def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> Scorecard:
     """A–F grade per corner (mean pass time vs the reference, see ``/corners``) and an overall grade."""
     prepared = _prepared(state, session_id)
@@ -673,7 +635,7 @@ def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = 
     )
 
 
-@get("/session/{session_id:str}/highlights", operation_id="sessionHighlights", sync_to_thread=True)
+@_session_get("highlights", "sessionHighlights")
 def highlights(state: State, session_id: SessionId) -> Highlights:
     """The top 8 moments: best lap, best sector, top speed, biggest corner gain, latest braking, most speed
     carried, best exit, peak g — each with ``t_s``, ``s_m``, ``lap`` and its number."""
@@ -689,7 +651,7 @@ def highlights(state: State, session_id: SessionId) -> Highlights:
     return Highlights(session_id=session_id, highlights=_rows(moments, Highlight))
 
 
-@get("/session/{session_id:str}/stats", operation_id="sessionStats", sync_to_thread=True)
+@_session_get("stats", "sessionStats")
 def stats(state: State, session_id: SessionId) -> SessionStats:
     """Session aggregates: laps (all / complete / valid), best, mean, median and spread of valid lap times,
     duration, distance, top and mean moving speed, time on throttle / full throttle / brakes, peak g."""
@@ -700,7 +662,7 @@ def stats(state: State, session_id: SessionId) -> SessionStats:
     )
 
 
-@get("/session/{session_id:str}/friction_circle", operation_id="sessionFrictionCircle", sync_to_thread=True)
+@_session_get("friction_circle", "sessionFrictionCircle")
 def friction_circle(
     state: State,
     session_id: SessionId,
@@ -726,7 +688,7 @@ def friction_circle(
     )
 
 
-@get("/session/{session_id:str}/hustle_map", operation_id="sessionHustleMap", sync_to_thread=True)
+@_session_get("hustle_map", "sessionHustleMap")
 def hustle(
     state: State,
     session_id: SessionId,
@@ -754,7 +716,7 @@ def _brake_channel(prepared: Prepared) -> str | None:
     return None
 
 
-@get("/session/{session_id:str}/eob", operation_id="sessionEndOfBraking", sync_to_thread=True)
+@_session_get("eob", "sessionEndOfBraking")
 def end_of_braking(state: State, session_id: SessionId) -> EndOfBraking:
     """End of braking per corner (the brake release before the exit; from brake pressure, or from
     deceleration > 0.3 g when no brake channel was logged): mean, earliest, latest, spread and the distance
@@ -770,24 +732,14 @@ def end_of_braking(state: State, session_id: SessionId) -> EndOfBraking:
     )
 
 
-def _incidents(
-    prepared: Prepared,
-    *,
-    spin_dps: float,
-    half_width_m: float,
-    lockup_g: float,
-    stop_kph: float,
-    stop_min_s: float,
-) -> pl.DataFrame:
-    return detect_incidents(
-        prepared.driving,
-        spin_dps=spin_dps,
-        half_width_m=half_width_m,
-        lockup_g=lockup_g,
-        stop_kph=stop_kph,
-        stop_min_s=stop_min_s,
-    ).collect()
-
+INCIDENT_THRESHOLDS: Final[dict[str, float]] = {
+    "spin_dps": 90.0,
+    "half_width_m": 7.5,
+    "lockup_g": 2.0,
+    "stop_kph": 5.0,
+    "stop_min_s": 3.0,
+}
+"""The default thresholds of ``/incidents`` (and the ones ``/clips`` cuts incidents with)."""
 
 SpinDps = Annotated[float, Parameter(ge=10, le=2000, description="spin: yaw-rate threshold, deg/s")]
 HalfWidth = Annotated[float, Parameter(ge=1, le=50, description="off-track: track half-width, m")]
@@ -796,15 +748,15 @@ StopKph = Annotated[float, Parameter(ge=0, le=50, description="stop: speed below
 StopMinS = Annotated[float, Parameter(ge=0.5, le=3600, description="stop: minimum duration, s")]
 
 
-@get("/session/{session_id:str}/incidents", operation_id="sessionIncidents", sync_to_thread=True)
+@_session_get("incidents", "sessionIncidents")
 def incidents(
     state: State,
     session_id: SessionId,
-    spin_dps: SpinDps = 90.0,
-    half_width_m: HalfWidth = 7.5,
-    lockup_g: LockupG = 2.0,
-    stop_kph: StopKph = 5.0,
-    stop_min_s: StopMinS = 3.0,
+    spin_dps: SpinDps = INCIDENT_THRESHOLDS["spin_dps"],
+    half_width_m: HalfWidth = INCIDENT_THRESHOLDS["half_width_m"],
+    lockup_g: LockupG = INCIDENT_THRESHOLDS["lockup_g"],
+    stop_kph: StopKph = INCIDENT_THRESHOLDS["stop_kph"],
+    stop_min_s: StopMinS = INCIDENT_THRESHOLDS["stop_min_s"],
 ) -> Incidents:
     """Flagged events in the complete laps, each with kind, time, place, lap, peak value vs threshold and
     severity: spins (yaw/course rate ≥ ``spin_dps`` while moving), off-track (``|offset_m|`` from the
@@ -818,13 +770,13 @@ def incidents(
         "stop_kph": stop_kph,
         "stop_min_s": stop_min_s,
     }
-    found = _incidents(prepared, **thresholds)
+    found = detect_incidents(prepared.driving, **thresholds).collect()
     return Incidents(
         session_id=session_id, count=found.height, thresholds=thresholds, incidents=_rows(found, Incident)
     )
 
 
-@get("/session/{session_id:str}/map", operation_id="sessionMap", sync_to_thread=True)
+@_session_get("map", "sessionMap")
 def track_map(
     state: State,
     session_id: SessionId,
@@ -877,7 +829,7 @@ def _timeline(state: State, prepared: Prepared) -> tuple[pl.LazyFrame | None, st
 NO_VIDEO = "the session has no video_frames rows and its telemetry carries no video_file_idx/video_t_ms"
 
 
-@get("/session/{session_id:str}/sync", operation_id="sessionVideoSync", sync_to_thread=True)
+@_session_get("sync", "sessionVideoSync")
 def video_sync(
     state: State,
     session_id: SessionId,
@@ -907,7 +859,7 @@ def video_sync(
     )
 
 
-@get("/session/{session_id:str}/clips", operation_id="sessionClips", sync_to_thread=True)
+@_session_get("clips", "sessionClips")
 def clips(
     state: State,
     session_id: SessionId,
@@ -922,13 +874,13 @@ def clips(
     if timeline is None:
         return Clips(session_id=session_id, available=False, reason=NO_VIDEO, clips=[])
     laps = prepared.view.laps.lazy() if kind != "incidents" else prepared.view.laps.lazy().head(0)
-    found = _incidents(prepared, spin_dps=90.0, half_width_m=7.5, lockup_g=2.0, stop_kph=5.0, stop_min_s=3.0)
+    found = detect_incidents(prepared.driving, **INCIDENT_THRESHOLDS).collect()
     events = found.lazy() if kind != "laps" else found.lazy().head(0)
     cut = video_clips(timeline, clip_windows(laps, events, pre_s=pre_s, post_s=post_s)).collect()
     return Clips(session_id=session_id, available=True, reason=None, clips=_rows(cut, Clip))
 
 
-@get("/session/{session_id:str}/pedal_behavior", operation_id="sessionPedalBehavior", sync_to_thread=True)
+@_session_get("pedal_behavior", "sessionPedalBehavior")
 def pedal_behavior(
     state: State,
     session_id: SessionId,
@@ -964,11 +916,7 @@ def pedal_behavior(
     )
 
 
-@get(
-    "/session/{session_id:str}/throttle_corner_box",
-    operation_id="sessionThrottleCornerBox",
-    sync_to_thread=True,
-)
+@_session_get("throttle_corner_box", "sessionThrottleCornerBox")
 def throttle_box(state: State, session_id: SessionId) -> ThrottleCornerBox:
     """Per corner, the Tukey box of throttle % over the samples between entry and exit (complete laps)."""
     prepared = _prepared(state, session_id)
@@ -976,11 +924,7 @@ def throttle_box(state: State, session_id: SessionId) -> ThrottleCornerBox:
     return ThrottleCornerBox(session_id=session_id, corners=_rows(box.drop("outliers"), ThrottleBox))
 
 
-@get(
-    "/session/{session_id:str}/corner_classification",
-    operation_id="sessionCornerClassification",
-    sync_to_thread=True,
-)
+@_session_get("corner_classification", "sessionCornerClassification")
 def corner_classification(
     state: State,
     session_id: SessionId,
@@ -1000,11 +944,7 @@ def corner_classification(
     )
 
 
-@get(
-    "/session/{session_id:str}/straight_line_speed",
-    operation_id="sessionStraightLineSpeed",
-    sync_to_thread=True,
-)
+@_session_get("straight_line_speed", "sessionStraightLineSpeed")
 def straight_line_speed(state: State, session_id: SessionId) -> StraightLineSpeed:
     """Top speed on each of the track's named straights, per complete lap, with the best and mean."""
     prepared = _prepared(state, session_id)
@@ -1020,11 +960,7 @@ def straight_line_speed(state: State, session_id: SessionId) -> StraightLineSpee
     )
 
 
-@get(
-    "/session/{session_id:str}/brake_acceleration",
-    operation_id="sessionBrakeAcceleration",
-    sync_to_thread=True,
-)
+@_session_get("brake_acceleration", "sessionBrakeAcceleration")
 def brake_acceleration(state: State, session_id: SessionId) -> BrakeAcceleration:
     """Peak deceleration (g) braking into each corner and the exit acceleration (g), over the complete laps."""
     prepared = _prepared(state, session_id)
@@ -1056,4 +992,4 @@ router = Router(
     ],
 )
 
-__all__ = ["REFERENCE_DIR", "Prepared", "load_gold_reference", "router"]
+__all__ = ["Prepared", "router"]

@@ -35,6 +35,7 @@ from pitwall.analysis.sectors import (
     sector_times,
 )
 from pitwall.api.errors import ApiError
+from pitwall.api.schemas import TukeyBox
 from pitwall.api.views import view_of
 from pitwall.session_view import SessionView
 
@@ -89,21 +90,9 @@ class SectorTimes(msgspec.Struct):
     sectors: list[SectorDef]
 
 
-class LapTimeDistribution(msgspec.Struct):
+class LapTimeDistribution(TukeyBox):
     """Tukey box of the valid flying lap times (s); null figures when no lap is valid."""
 
-    n: int
-    min: float | None
-    q1: float | None
-    median: float | None
-    q3: float | None
-    max: float | None
-    iqr: float | None
-    lower_fence: float | None
-    upper_fence: float | None
-    whisker_low: float | None
-    whisker_high: float | None
-    n_outliers: int
     outliers: list[float]
     outlier_laps: list[int]
 

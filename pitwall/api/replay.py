@@ -91,14 +91,7 @@ def replay_start(state: State, data: ReplayStart) -> ReplayStarted:
         )
     except ReplayRunning as exc:
         raise ApiError(409, "replay running", str(exc)) from exc
-    return ReplayStarted(
-        replay_id=info.replay_id,
-        source_session_id=info.source_session_id,
-        total_frames=info.total_frames,
-        est_duration_s=info.est_duration_s,
-        speed=info.speed,
-        loop=info.loop,
-    )
+    return msgspec.convert(info, ReplayStarted, from_attributes=True)
 
 
 @post("/session/replay/stop", operation_id="replay_stop", status_code=200, sync_to_thread=True)

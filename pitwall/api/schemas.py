@@ -189,6 +189,25 @@ class Rows(msgspec.Struct):
     count: int
 
 
+class TukeyBox(msgspec.Struct):
+    """Box-plot statistics of one set of values (``pitwall.analysis.boxstats.BOX_COLUMNS`` but the outlier
+    values), in the unit of those values: quartiles, 1.5 IQR fences, whiskers and the number of outliers.
+    Responses extend it with what the box is of."""
+
+    n: int
+    min: float | None
+    q1: float | None
+    median: float | None
+    q3: float | None
+    max: float | None
+    iqr: float | None
+    lower_fence: float | None
+    upper_fence: float | None
+    whisker_low: float | None
+    whisker_high: float | None
+    n_outliers: int
+
+
 class Capabilities(msgspec.Struct):
     """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful``, ``coaches``."""
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import polars as pl
 from litestar import Router, get, post
 from litestar.datastructures import State
@@ -197,16 +198,7 @@ def import_session(state: State, data: ImportRequest) -> ImportResponse:
         raise ApiError(
             409, "already imported", {"session_id": result.session_id, "vbo_source": result.vbo_source}
         )
-    return ImportResponse(
-        session_id=result.session_id,
-        n_frames=result.n_frames,
-        duration_s=result.duration_s,
-        distance_m=result.distance_m,
-        vbo_source=result.vbo_source,
-        capabilities_count=result.capabilities_count,
-        track=result.track,
-        status=result.status,
-    )
+    return msgspec.convert(result, ImportResponse, from_attributes=True)
 
 
 # -- ingest -----------------------------------------------------------------------------------------------

@@ -26,17 +26,10 @@ from pitwall.api.deps import settings_of, track_of
 from pitwall.api.errors import ApiError
 from pitwall.formats.errors import ReadError
 from pitwall.formats.track import load_track
-from pitwall.track import Track, WeatherPhase
+from pitwall.track import DangerZone, Marker, Track, WeatherPhase
 
 TRACK_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 """Library ids are file stems: letters, digits, ``-`` and ``_`` (no path separators)."""
-
-
-class MarkerOut(msgspec.Struct):
-    kind: str
-    s_m: float
-    text: str
-    corner: str | None
 
 
 class Markers(msgspec.Struct):
@@ -47,32 +40,14 @@ class Markers(msgspec.Struct):
     corner: str | None
     kind: str | None
     count: int
-    markers: list[MarkerOut]
-
-
-class DangerZoneOut(msgspec.Struct):
-    name: str
-    s_start_m: float
-    s_end_m: float
-    severity: str
-    text: str
+    markers: list[Marker]
 
 
 class DangerZones(msgspec.Struct):
     track_id: str
     track_name: str
     count: int
-    danger_zones: list[DangerZoneOut]
-
-
-class WeatherPhaseOut(msgspec.Struct):
-    hour_from: int
-    hour_to: int
-    label: str
-    air_temp_c: float
-    track_temp_c: float
-    wind_kph: float
-    note: str
+    danger_zones: list[DangerZone]
 
 
 class Weather(msgspec.Struct):
@@ -83,8 +58,8 @@ class Weather(msgspec.Struct):
     track_name: str
     timezone: str
     hour_local: int
-    phase: WeatherPhaseOut | None
-    phases: list[WeatherPhaseOut]
+    phase: WeatherPhase | None
+    phases: list[WeatherPhase]
 
 
 class ElevationPoint(msgspec.Struct):
@@ -109,7 +84,7 @@ class Elevation(msgspec.Struct):
 
 def _marker_rows(track: Track, *, corner: str | None = None, kind: str | None = None) -> Markers:
     chosen = [
-        MarkerOut(kind=m.kind, s_m=m.s_m, text=m.text, corner=m.corner)
+        m
         for m in sorted(track.markers, key=lambda m: m.s_m)
         if (corner is None or m.corner == corner) and (kind is None or m.kind == kind)
     ]
@@ -142,10 +117,7 @@ def markers(
 def danger_zones(state: State) -> DangerZones:
     """Danger zones of the active track (blind crests, run-off…), ordered along the lap."""
     track = track_of(state)
-    zones = [
-        DangerZoneOut(name=z.name, s_start_m=z.s_start_m, s_end_m=z.s_end_m, severity=z.severity, text=z.text)
-        for z in sorted(track.danger_zones, key=lambda z: z.s_start_m)
-    ]
+    zones = sorted(track.danger_zones, key=lambda z: z.s_start_m)
     return DangerZones(track_id=track.id, track_name=track.name, count=len(zones), danger_zones=zones)
 
 
@@ -154,18 +126,6 @@ def _covers(phase: WeatherPhase, hour: int) -> bool:
     if phase.hour_from <= phase.hour_to:
         return phase.hour_from <= hour < phase.hour_to
     return hour >= phase.hour_from or hour < phase.hour_to
-
-
-def _phase_out(phase: WeatherPhase) -> WeatherPhaseOut:
-    return WeatherPhaseOut(
-        phase.hour_from,
-        phase.hour_to,
-        phase.label,
-        phase.air_temp_c,
-        phase.track_temp_c,
-        phase.wind_kph,
-        phase.note,
-    )
 
 
 def _local_hour(timezone: str) -> int:
@@ -192,8 +152,8 @@ def weather(
         track_name=track.name,
         timezone=track.timezone or "UTC",
         hour_local=hour,
-        phase=_phase_out(phase) if phase is not None else None,
-        phases=[_phase_out(p) for p in track.weather],
+        phase=phase,
+        phases=list(track.weather),
     )
 
 

@@ -15,7 +15,6 @@ class ReadError(ValueError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
 
-
     def __reduce__(self) -> tuple[object, tuple[str, str, int | None]]:
         # Picklable across worker processes (the bulk importer parses in a process pool).
         return (_rebuild, (self.path, self.reason, self.line))

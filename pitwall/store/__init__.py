@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from pitwall.config import backend_for
 from pitwall.store._sql_store import export_schema
 from pitwall.store.base import (
     DatabaseLocked,
@@ -16,13 +17,7 @@ from pitwall.store.base import (
     UnknownSession,
 )
 
-SQLITE_SUFFIXES: Final = frozenset({".sqlite", ".sqlite3", ".db"})
 BACKENDS: Final = ("duckdb", "sqlite")
-
-
-def backend_for(path: str | Path) -> str:
-    """``sqlite`` for a ``.sqlite``/``.sqlite3``/``.db`` file, else ``duckdb``."""
-    return "sqlite" if Path(path).suffix.lower() in SQLITE_SUFFIXES else "duckdb"
 
 
 def open_store(path: str | Path, *, backend: str | None = None) -> Store:

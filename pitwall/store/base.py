@@ -111,7 +111,11 @@ class Store(Protocol):
         """Append wide frames (any subset of canonical columns + ``t_s``); assigns and returns ``frame_idx``."""
 
     def read_telemetry(
-        self, session_id: str, *, columns: list[str] | None = None, t_from: float | None = None,
+        self,
+        session_id: str,
+        *,
+        columns: list[str] | None = None,
+        t_from: float | None = None,
         t_to: float | None = None,
     ) -> pl.DataFrame:
         """Telemetry ordered by ``frame_idx`` with canonical dtypes (empty frame if none)."""
@@ -166,7 +170,9 @@ class Store(Protocol):
     def revoke_spectator_token(self, token_hash: str) -> bool: ...
 
     # export -------------------------------------------------------------------------------------------
-    def export_batches(self, session_id: str, table: str, *, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    def export_batches(
+        self, session_id: str, table: str, *, batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
         """Stream one of :data:`pitwall.schema.EXPORT_TABLES` for a session as record batches whose schema
         is identical on every backend (``schema.arrow_schema``)."""
 

@@ -8,6 +8,7 @@ from pitwall import schema
 from pitwall.analysis.boxstats import tukey_box
 from pitwall.analysis.laps import add_lap_column, slice_laps
 from pitwall.analysis.sectors import (
+    compare_sectors,
     ideal_lap,
     lap_time_distribution,
     lap_time_table,
@@ -66,6 +67,35 @@ def test_sector_splits_long_form_and_missing_position() -> None:
     assert splits["s_start_m"].to_list() == [0.0, 100.0, 200.0]
     assert splits["t_start_s"].to_list() == [10.0, 20.0, None]
     assert splits["time_s"].to_list() == [10.0, None, None]
+
+
+def test_compare_sectors_gains_are_b_minus_a_per_sector() -> None:
+    splits = sector_splits(TELEMETRY, LAPS, TRACK)
+    gains = compare_sectors(splits.filter(pl.col("lap") == 2), splits.filter(pl.col("lap") == 4)).collect()
+    expected = pl.DataFrame(
+        {
+            "sector": [1, 2, 3],
+            "s_start_m": [0.0, 100.0, 200.0],
+            "s_end_m": [100.0, 200.0, 300.0],
+            "a_s": [10.0, 10.0, 10.0],
+            "b_s": [6.0, 5.0, 14.0],
+            "gain_s": [-4.0, -5.0, 4.0],  # negative = lap B faster
+        },
+        schema_overrides={"sector": pl.Int32},
+    )
+    assert_frame_equal(gains, expected, abs_tol=1e-9)
+
+
+def test_compare_sectors_leaves_out_a_sector_missing_from_either_lap() -> None:
+    a = pl.LazyFrame(
+        {"sector": [2, 1], "s_start_m": [100.0, 0.0], "s_end_m": [200.0, 100.0], "time_s": [11.0, 9.0]},
+        schema_overrides={"sector": pl.Int32},
+    )
+    b = pl.LazyFrame(
+        {"sector": [1, 3], "s_start_m": [0.0, 200.0], "s_end_m": [100.0, 300.0], "time_s": [9.5, 8.0]},
+        schema_overrides={"sector": pl.Int32},
+    )
+    assert compare_sectors(a, b).collect().rows() == [(1, 0.0, 100.0, 9.0, 9.5, 0.5)]
 
 
 def test_lap_time_table_flags_the_best_valid_laps_and_sectors() -> None:

@@ -13,7 +13,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from pipelines.build_reference import build_reference, profile_session
+from pipelines.build_reference import PROFILE_CHANNELS, build_reference, profile_session
 from pitwall import DATA_DIR
 from pitwall.analysis.corners import corner_passes, corner_summary
 from pitwall.analysis.friction import add_derived_g
@@ -260,21 +260,12 @@ def test_unknown_empty_and_lapless_sessions(
 def sonoma_session(plain_client: Client) -> str:
     """Four laps of the simulator's physics lap (exact positions) posted as frames to a Sonoma session."""
     frames = profile_session(lap_profile(SONOMA, car=E46, lap_seconds=None), SONOMA, laps=4)
-    columns = [
-        "t_s",
-        "lat_deg",
-        "lon_deg",
-        "heading_deg",
-        "speed_kph",
-        "throttle_pct",
-        "brake_bar",
-        "g_lat",
-        "g_long",
-    ]
     sid = plain_client.post("/session/start", json={"driver": "sim", "track": "Sonoma Raceway"}).json()[
         "session_id"
     ]
-    response = plain_client.post(f"/session/{sid}/frames", json={"frames": frames.select(columns).to_dicts()})
+    response = plain_client.post(
+        f"/session/{sid}/frames", json={"frames": frames.select(PROFILE_CHANNELS).to_dicts()}
+    )
     assert response.status_code == 200, response.text
     return str(sid)
 

@@ -10,8 +10,8 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
+from pitwall.devserver import running_server
 from tests.api.conftest import RUN05, data_rows
-from tests.api.server_process import running_server
 
 
 @pytest.mark.slow

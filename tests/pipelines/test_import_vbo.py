@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from pitwall import REPO_DIR
+from pitwall.devserver import repo_env, running_server
 from pitwall.store import open_store
 from tests.api.conftest import RUN01, RUN04, RUN05, data_rows
-from tests.api.server_process import repo_env, running_server
 
 
 def run_import(*args: str) -> subprocess.CompletedProcess[str]:

@@ -16,16 +16,19 @@ sets ``session_id`` and re-bases ``t_s`` / ``frame_idx`` for its session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Final, cast
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from pitwall.formats.car import CarConfig, Channel, Drivetrain
-from pitwall.schema import TELEMETRY, TELEMETRY_SIGNALS, conform
+from pitwall.schema import TELEMETRY, TELEMETRY_SIGNALS
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -37,15 +40,117 @@ MIN_GEAR_SPEED_KPH: Final = 5.0
 TALL_COLUMNS: Final = {k: v for k, v in TELEMETRY_SIGNALS.items() if k != "session_id"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WideWindow:
-    """One batch of rows: ``wide`` has the :data:`pitwall.schema.TELEMETRY` columns, ``tall`` has
-    ``signal_name``, ``t_s``, ``value``. Covers data time ``[t_start_s, t_end_s)``."""
+    """One batch of rows covering data time ``[t_start_s, t_end_s)``, kept as numpy arrays.
+
+    ``rows``: one array per wide column, one value per row: ``t_s`` (the row clock as read, s), every live
+    canonical channel of the car (float64 in Pitwall units, NaN before its first sample) and ``gear`` (int32)
+    when it is derived. Rows are numbered from ``first_frame_idx`` (the batcher's count). Tall samples:
+    ``tall_names[tall_codes[i]]`` at ``tall_t_s[i]`` (s as read) with ``tall_value[i]`` (Pitwall units),
+    grouped by signal and time-sorted within a signal.
+
+    :attr:`wide` (the :data:`pitwall.schema.TELEMETRY` columns) and :attr:`tall` (``signal_name``, ``t_s``,
+    ``value``) are the same rows as DataFrames, built on first use; :func:`wide_frame` / :func:`tall_frame`
+    build one frame for many windows at once.
+    """
 
     t_start_s: float
     t_end_s: float
-    wide: pl.DataFrame
-    tall: pl.DataFrame
+    rows: Mapping[str, npt.NDArray[np.generic]]
+    first_frame_idx: int
+    tall_names: tuple[str, ...]
+    tall_codes: npt.NDArray[np.intp]
+    tall_t_s: FloatArray
+    tall_value: FloatArray
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.rows["t_s"].shape[0])
+
+    @cached_property
+    def wide(self) -> pl.DataFrame:
+        return wide_frame([self])
+
+    @cached_property
+    def tall(self) -> pl.DataFrame:
+        return tall_frame([self])
+
+
+def wide_frame(
+    windows: Sequence[WideWindow],
+    *,
+    session_id: str | None = None,
+    first_frame_idx: int | None = None,
+    t0_s: float = 0.0,
+    started_at: datetime | None = None,
+) -> pl.DataFrame:
+    """The rows of consecutive ``windows`` (in order, from one batcher) as one :data:`TELEMETRY` frame.
+
+    By default as read: ``t_s`` is the frame clock, ``frame_idx`` the batcher's count, ``utc`` the frame clock
+    when it is epoch seconds (else null), ``session_id`` null. Stamped for a session: ``session_id``,
+    ``frame_idx`` counting from ``first_frame_idx``, ``t_s`` minus ``t0_s`` (s; the session's first row) and,
+    where the frame clock is not epoch seconds, ``utc`` = ``started_at`` + ``t_s``.
+    """
+    if not windows:
+        return pl.DataFrame(schema=TELEMETRY)
+    first = windows[0].first_frame_idx if first_frame_idx is None else first_frame_idx
+    columns = {name: np.concatenate([w.rows[name] for w in windows]) for name in windows[0].rows}
+    raw_t = columns["t_s"]
+    n = raw_t.shape[0]
+    t_s = raw_t - t0_s
+    stamps = {
+        "session_id": pl.Series([session_id] * n, dtype=pl.String),
+        "frame_idx": pl.Series(np.arange(first, first + n, dtype=np.int64)),
+        "t_s": pl.Series(t_s),
+        "utc": _utc(raw_t, t_s, started_at),
+    }
+    return pl.DataFrame(
+        [
+            (
+                stamps[name]
+                if name in stamps
+                else pl.Series(columns[name], nan_to_null=True).cast(dtype)
+                if name in columns
+                else pl.Series([None] * n, dtype=dtype)
+            ).alias(name)
+            for name, dtype in TELEMETRY.items()
+        ]
+    )
+
+
+def _utc(raw_t: FloatArray, t_s: FloatArray, started_at: datetime | None) -> pl.Series:
+    """Row times as UTC timestamps (µs): the frame clock ``raw_t`` where it is epoch seconds, else
+    ``started_at`` + ``t_s`` (null without ``started_at``). Rounded half to even, as Polars rounds."""
+    epoch = raw_t >= EPOCH_MIN_S
+    micros = np.rint(raw_t * 1e6).astype(np.int64)
+    valid = epoch
+    if started_at is not None and not epoch.all():
+        since = started_at.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+        micros = np.where(
+            epoch, micros, since // timedelta(microseconds=1) + np.rint(t_s * 1e6).astype(np.int64)
+        )
+        valid = np.ones(raw_t.shape[0], np.bool_)
+    array = pa.array(micros, type=pa.timestamp("us", tz="UTC"), mask=None if valid.all() else ~valid)
+    return cast(pl.Series, pl.from_arrow(array))
+
+
+def tall_frame(windows: Sequence[WideWindow], *, t0_s: float = 0.0) -> pl.DataFrame:
+    """The tall samples of consecutive ``windows`` as one frame (``signal_name``, ``t_s`` − ``t0_s``, ``value``)."""
+    if not windows:
+        return pl.DataFrame(schema=TALL_COLUMNS)
+    names = max((w.tall_names for w in windows), key=len)  # each window's names are a prefix of the next
+    t_s = np.concatenate([w.tall_t_s for w in windows])
+    return pl.DataFrame(
+        {
+            "signal_name": pl.Series(names, dtype=pl.String).gather(
+                np.concatenate([w.tall_codes for w in windows])
+            ),
+            "t_s": t_s - t0_s if t0_s else t_s,
+            "value": np.concatenate([w.tall_value for w in windows]),
+        },
+        schema=TALL_COLUMNS,
+    )
 
 
 def derive_gear(rpm: FloatArray, speed_kph: FloatArray, drivetrain: Drivetrain) -> npt.NDArray[np.int32]:
@@ -67,42 +172,59 @@ def derive_gear(rpm: FloatArray, speed_kph: FloatArray, drivetrain: Drivetrain) 
     return np.where(ok, nearest + 1, 0).astype(np.int32)
 
 
+_EMPTY: Final[FloatArray] = np.empty(0)
+
+
 @dataclass
 class _Series:
-    """Pending samples of one channel, time-sorted, consumed from ``pos`` on; plus the last sample before the
-    current window (for sample-and-hold)."""
+    """Pending samples of one channel (time-sorted ``t``/``v``, plus chunks added since, merged when read) and
+    the last sample already taken (for sample-and-hold)."""
 
-    t: FloatArray = field(default_factory=lambda: np.empty(0))
-    v: FloatArray = field(default_factory=lambda: np.empty(0))
-    pos: int = 0
+    t: FloatArray = field(default_factory=lambda: _EMPTY)
+    v: FloatArray = field(default_factory=lambda: _EMPTY)
+    added: list[tuple[FloatArray, FloatArray]] = field(default_factory=list)
     held_t: float = -np.inf
     held_v: float = np.nan
 
     def add(self, t: FloatArray, v: FloatArray) -> None:
-        if not t.size:
-            return
-        t = np.concatenate([self.t[self.pos :], t])
-        v = np.concatenate([self.v[self.pos :], v])
-        if t.size > 1 and np.any(np.diff(t) < 0):
+        if t.size:
+            self.added.append((t, v))
+
+    def _merge(self) -> None:
+        """Fold the added chunks into ``t``/``v``, time-sorted (stable: equal times keep arrival order)."""
+        if not self.t.size and len(self.added) == 1:
+            t, v = self.added[0]
+        else:
+            t = np.concatenate([self.t, *(c[0] for c in self.added)])
+            v = np.concatenate([self.v, *(c[1] for c in self.added)])
+        self.added.clear()
+        if t.size > 1 and (t[1:] < t[:-1]).any():
             order = np.argsort(t, kind="stable")
             t, v = t[order], v[order]
-        self.t, self.v, self.pos = t, v, 0
+        self.t, self.v = t, v
 
     def take_before(self, end: float) -> tuple[FloatArray, FloatArray]:
-        """Samples with ``t < end`` (views, time-sorted); later ones stay pending."""
-        cut = self.pos + int(np.searchsorted(self.t[self.pos :], end, side="left"))
-        out = self.t[self.pos : cut], self.v[self.pos : cut]
-        self.pos = cut
+        """Samples with ``t < end`` (time-sorted); later ones stay pending."""
+        if self.added:
+            self._merge()
+        cut = int(self.t.searchsorted(end, side="left"))
+        out = self.t[:cut], self.v[:cut]
+        self.t, self.v = self.t[cut:], self.v[cut:]
         return out
 
-    def earliest(self) -> float:
-        return float(self.t[self.pos]) if self.pos < self.t.size else np.inf
+    def times(self) -> FloatArray:
+        """Every pending sample time, sorted."""
+        if self.added:
+            self._merge()
+        return self.t
 
 
 class WideBatcher:
     """Decoded signals (``pitwall.live.decode.Decoder.decode`` output) → :class:`WideWindow` s.
 
-    ``window_s`` is the window length in data time (s). Not thread-safe: one reader thread pushes.
+    ``window_s`` is the window length in data time (s). Not thread-safe: one reader thread pushes. Every
+    window a push completes is computed in one pass over the pending samples (numpy only; the DataFrames are
+    built by the consumer, once for many windows).
     """
 
     def __init__(self, car: CarConfig, window_s: float = 0.1) -> None:
@@ -129,117 +251,121 @@ class WideBatcher:
         self._horizon = -np.inf
         self.rows_emitted = 0
 
-    @staticmethod
-    def _pick(
-        decoded: Mapping[str, tuple[FloatArray, FloatArray]], ch: Channel, message: str
-    ) -> tuple[FloatArray, FloatArray] | None:
-        return decoded.get(ch.signal) or decoded.get(f"{message}.{ch.signal}")
+    def _keys(self, ch: Channel) -> tuple[str, str]:
+        """The decoder keys a channel may come under: its signal name, or ``<message>.<signal>``."""
+        return ch.signal, f"{self.car.frame(ch.frame_id).message}.{ch.signal}"
 
-    def _message(self, ch: Channel) -> str:
-        return self.car.frame(ch.frame_id).message
+    @cached_property
+    def _wide_keys(self) -> tuple[tuple[Channel, str, str], ...]:
+        return tuple((ch, *self._keys(ch)) for ch in self.wide_channels)
+
+    @cached_property
+    def _tall_keys(self) -> tuple[tuple[Channel, str, str], ...]:
+        return tuple((ch, *self._keys(ch)) for ch in self.tall_channels)
 
     def push(self, decoded: Mapping[str, tuple[FloatArray, FloatArray]]) -> list[WideWindow]:
         """Add decoded samples; return every window that data time has completed (often none)."""
-        for ch in self.wide_channels:
-            got = self._pick(decoded, ch, self._message(ch))
+        for ch, key, qualified in self._wide_keys:
+            got = decoded.get(key) or decoded.get(qualified)
             if got is not None:
                 self._wide[ch.name].add(got[0], ch.conversion.apply(got[1]))
-        for ch in self.tall_channels:
-            got = self._pick(decoded, ch, self._message(ch))
+        for ch, key, qualified in self._tall_keys:
+            got = decoded.get(key) or decoded.get(qualified)
             if got is not None:
                 self._tall.setdefault(ch.name, _Series()).add(got[0], ch.conversion.apply(got[1]))
         for key, (t, v) in decoded.items():  # signals of other DBC messages: tall, as decoded
             if key not in self._known:
                 self._tall.setdefault(key, _Series()).add(t, v)
-        clock = self._pick(decoded, self.clock, self._message(self.clock))
+        ck, cq = self._keys(self.clock)
+        clock = decoded.get(ck) or decoded.get(cq)
         if clock is not None:
             self._clock.add(clock[0], clock[0])
-        self._horizon = max([self._horizon, *(float(t.max()) for t, _ in decoded.values() if t.size)])
+        latest = [float(t.max()) for t, _ in decoded.values() if t.size]
+        if latest:
+            self._horizon = max(self._horizon, *latest)
         if self._window_end is None:
-            first = self._earliest()
-            if not np.isfinite(first):
+            pending = self._pending_times()
+            if not pending.size:
                 return []
-            self._window_end = first + self.window_s
-        windows = []
+            self._window_end = float(pending[0]) + self.window_s
+        if self._horizon < self._window_end:
+            return []
+        pending = self._pending_times()
+        bounds = []
         while self._horizon >= self._window_end:
-            window = self._emit(self._window_end - self.window_s, self._window_end, cut=self._window_end)
-            if window is not None:
-                windows.append(window)
-            self._window_end = self._next_end(self._window_end)
-        return windows
+            end = self._window_end
+            bounds.append((end - self.window_s, end, end))
+            self._window_end = self._next_end(end, pending)
+        return self._emit(bounds)
 
     def flush(self) -> list[WideWindow]:
         """Emit everything still pending (the partial last window), if anything is."""
         if self._window_end is None:
             return []
         start = self._window_end - self.window_s
-        window = self._emit(start, max(self._horizon, start), cut=np.inf)
         self._window_end = None
-        return [window] if window is not None else []
+        return self._emit([(start, max(self._horizon, start), np.inf)])
 
-    def _earliest(self) -> float:
-        series = [self._clock, *self._wide.values(), *self._tall.values()]
-        return min(s.earliest() for s in series)
+    def _series(self) -> list[_Series]:
+        return [self._clock, *self._wide.values(), *self._tall.values()]
 
-    def _next_end(self, end: float) -> float:
-        """The next window end; jumps over gaps in the data instead of emitting empty windows."""
+    def _pending_times(self) -> FloatArray:
+        """Every pending sample time of every series, sorted."""
+        times = [s.times() for s in self._series()]
+        return np.sort(np.concatenate(times)) if times else _EMPTY
+
+    def _next_end(self, end: float, pending: FloatArray) -> float:
+        """The next window end; jumps over gaps in the data instead of emitting empty windows. ``pending``:
+        the sorted sample times pending before the window ending at ``end`` was taken."""
         nxt = end + self.window_s
-        first = self._earliest()
-        if np.isfinite(first) and first >= nxt:
+        i = int(np.searchsorted(pending, end, side="left"))
+        if i < pending.size and pending[i] >= nxt:
+            first = float(pending[i])
             nxt = end + (np.floor((first - end) / self.window_s) + 1) * self.window_s
         return float(nxt)
 
-    def _emit(self, start: float, end: float, *, cut: float) -> WideWindow | None:
-        """The window ``[start, end)`` made of every pending sample with ``t < cut``; None when empty."""
-        rows_t, _ = self._clock.take_before(cut)
-        columns: dict[str, npt.NDArray[np.generic]] = {"t_s": rows_t}
+    def _emit(self, bounds: list[tuple[float, float, float]]) -> list[WideWindow]:
+        """Windows ``(start, end, cut)`` (cuts increasing): window ``k`` takes every pending sample with
+        ``cut[k-1] <= t < cut[k]`` (all earlier ones for the first). Empty windows are left out."""
+        cuts = np.array([cut for _, _, cut in bounds])
+        last = float(cuts[-1])
+        rows_t, _ = self._clock.take_before(last)
+        rows: dict[str, npt.NDArray[np.generic]] = {"t_s": rows_t}
         for ch in self.wide_channels:
-            columns[ch.name] = self._hold(self._wide[ch.name], rows_t, cut)
-        if (
-            self.derives_gear
-            and self.car.drivetrain is not None
-            and "rpm" in columns
-            and "speed_kph" in columns
-        ):
-            columns["gear"] = derive_gear(
-                columns["rpm"].astype(np.float64),
-                columns["speed_kph"].astype(np.float64),
-                self.car.drivetrain,
+            rows[ch.name] = self._hold(self._wide[ch.name], rows_t, last)
+        if self.derives_gear and self.car.drivetrain is not None and "rpm" in rows and "speed_kph" in rows:
+            rows["gear"] = derive_gear(
+                rows["rpm"].astype(np.float64), rows["speed_kph"].astype(np.float64), self.car.drivetrain
             )
-        names: list[str] = []
-        tall_t: list[FloatArray] = []
-        tall_v: list[FloatArray] = []
-        for name, series in self._tall.items():
-            t, v = series.take_before(cut)
-            if t.size:
-                names.append(name)
-                tall_t.append(t)
-                tall_v.append(v)
-        if rows_t.size == 0 and not names:
-            return None
-        n = rows_t.size
-        micros = (pl.col("t_s") * 1e6).round().cast(pl.Int64)
-        wide = pl.DataFrame(columns, nan_to_null=True).with_columns(
-            frame_idx=pl.int_range(self.rows_emitted, self.rows_emitted + n, dtype=pl.Int64),
-            utc=pl.when(pl.col("t_s") >= EPOCH_MIN_S)
-            .then(pl.from_epoch(micros, time_unit="us"))
-            .dt.replace_time_zone("UTC"),
-        )
-        self.rows_emitted += n
-        sizes = np.array([t.size for t in tall_t], np.int64)
-        tall = pl.DataFrame(
-            {
-                "signal_name": pl.Series(names, dtype=pl.String).gather(
-                    np.repeat(np.arange(len(names)), sizes)
-                ),
-                "t_s": np.concatenate(tall_t) if names else np.empty(0),
-                "value": np.concatenate(tall_v) if names else np.empty(0),
-            },
-            schema=TALL_COLUMNS,
-        )
-        return WideWindow(
-            t_start_s=float(start), t_end_s=float(end), wide=conform(wide, TELEMETRY), tall=tall
-        )
+        names = tuple(self._tall)
+        taken = [self._tall[name].take_before(last) for name in names]
+        tall_t = np.concatenate([t for t, _ in taken]) if taken else _EMPTY
+        tall_v = np.concatenate([v for _, v in taken]) if taken else _EMPTY
+        codes = np.repeat(np.arange(len(names)), [t.size for t, _ in taken])
+        tall_win = np.searchsorted(cuts, tall_t, side="right")
+        order = np.argsort(tall_win, kind="stable")  # by window, then signal, then time
+        tall_t, tall_v, codes = tall_t[order], tall_v[order], codes[order]
+        row_ends = np.cumsum(np.bincount(np.searchsorted(cuts, rows_t, side="right"), minlength=cuts.size))
+        tall_ends = np.cumsum(np.bincount(tall_win, minlength=cuts.size))
+        windows = []
+        r0 = a0 = 0
+        for (start, end, _), r1, a1 in zip(bounds, row_ends.tolist(), tall_ends.tolist(), strict=True):
+            if r1 > r0 or a1 > a0:
+                windows.append(
+                    WideWindow(
+                        t_start_s=float(start),
+                        t_end_s=float(end),
+                        rows={name: col[r0:r1] for name, col in rows.items()},
+                        first_frame_idx=self.rows_emitted + r0,
+                        tall_names=names,
+                        tall_codes=codes[a0:a1],
+                        tall_t_s=tall_t[a0:a1],
+                        tall_value=tall_v[a0:a1],
+                    )
+                )
+            r0, a0 = r1, a1
+        self.rows_emitted += rows_t.size
+        return windows
 
     @staticmethod
     def _hold(series: _Series, rows_t: FloatArray, cut: float) -> FloatArray:

@@ -25,6 +25,7 @@ natural lap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import numpy as np
@@ -227,6 +228,37 @@ def lap_time_s(profile: pl.DataFrame) -> float:
     return float(np.sum(2.0 * ds / (v + np.roll(v, -1))))
 
 
+class PeriodicTable:
+    """Columns sampled at the times ``t`` of one period, interpolated periodically: ``table(name, phase)`` with
+    ``phase = table.phase(x)`` is ``np.interp(np.mod(x, period), t, column, period=period)`` bit for bit.
+
+    ``np.interp`` with ``period`` sorts and pads ``t`` and the column on every call; here that is done once,
+    which makes a call O(len(x) · log len(t)) instead of O(len(t) · log len(t))."""
+
+    def __init__(self, t: FloatArray, columns: Mapping[str, FloatArray], period: float) -> None:
+        if period <= 0:
+            raise ValueError("period must be > 0")
+        self.period = float(period)
+        xp = np.asarray(t, np.float64) % self.period
+        order = np.argsort(xp)
+        xp = xp[order]
+        self._xp = np.concatenate((xp[-1:] - self.period, xp, xp[0:1] + self.period))
+        self._fp = {name: self._pad(np.asarray(v, np.float64)[order]) for name, v in columns.items()}
+
+    @staticmethod
+    def _pad(fp: FloatArray) -> FloatArray:
+        return np.concatenate((fp[-1:], fp, fp[0:1]))
+
+    def phase(self, x: FloatArray) -> FloatArray:
+        """Position of times ``x`` (s) in the period: ``np.mod(x, period)`` reduced once more, as
+        ``np.interp(..., period=)`` reduces its ``x``."""
+        return np.mod(np.mod(x, self.period), self.period)
+
+    def __call__(self, name: str, phase: FloatArray) -> FloatArray:
+        """Column ``name`` at ``phase`` (from :meth:`phase`), linearly interpolated across the wrap."""
+        return np.interp(phase, self._xp, self._fp[name])
+
+
 class GpsReceiver:
     """GPS fixes along a :func:`lap_profile` at session times (laps repeat): the position on the line plus
     first-order Gauss-Markov noise per axis with standard deviation ``sigma_m`` metres and correlation time
@@ -236,11 +268,12 @@ class GpsReceiver:
     def __init__(
         self, profile: pl.DataFrame, *, seed: int = 0, sigma_m: float = 0.5, tau_s: float = 2.0
     ) -> None:
-        self._lap_t = profile.get_column("t_s").to_numpy()
-        self._lat = profile.get_column("lat_deg").to_numpy()
-        self._lon = profile.get_column("lon_deg").to_numpy()
-        self._period = lap_time_s(profile)
-        self._origin = (float(self._lat[0]), float(self._lon[0]))
+        lat = profile.get_column("lat_deg").to_numpy()
+        lon = profile.get_column("lon_deg").to_numpy()
+        self._line = PeriodicTable(
+            profile.get_column("t_s").to_numpy(), {"lat": lat, "lon": lon}, lap_time_s(profile)
+        )
+        self._origin = (float(lat[0]), float(lon[0]))
         self._rng = np.random.default_rng(seed)
         self.sigma_m, self.tau_s = sigma_m, tau_s
         self._last_t: float | None = None
@@ -248,9 +281,8 @@ class GpsReceiver:
 
     def fixes(self, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(lat, lon) in degrees at increasing times ``t_s`` (s since the first start-line crossing)."""
-        phase = np.mod(t_s, self._period)
-        lat = np.interp(phase, self._lap_t, self._lat, period=self._period)
-        lon = np.interp(phase, self._lap_t, self._lon, period=self._period)
+        phase = self._line.phase(t_s)
+        lat, lon = self._line("lat", phase), self._line("lon", phase)
         noise = np.empty((t_s.size, 2))
         for i, t in enumerate(t_s.tolist()):
             if self._last_t is not None:

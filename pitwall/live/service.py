@@ -3,17 +3,21 @@
 * ``--simulate``: a :class:`~pitwall.live.simulator.Simulator` sends AiM-MXP frames on a private python-can
   ``virtual`` channel and a :class:`~pitwall.live.can_reader.CanReader` reads them back — the same reader
   that serves real hardware. Otherwise ``--can-channel`` opens the reader on ``--can-interface``.
-* The reader thread only queues each decoded window (≈100 ms of data). A pump thread takes everything queued
-  (one window at 1× speed; several when data comes faster, so per-batch costs are shared), stamps the rows
-  for the session, writes to the store when due, then publishes one telemetry event per row on the bus
-  (:func:`pitwall.live.bus.encode_frames` shape). The reader never waits for the database.
-* Store writes are batched: pending rows are appended once they reach ``flush_s`` (1 s) of data time past
-  the last stored row, or ``flush_s`` of wall time after the last write. Writing *before* publishing keeps
-  every published frame less than ``flush_s`` of data time ahead of the store, so a crash loses at most the
-  unflushed second of what clients saw; :meth:`LiveService.stop_reader` (run on SIGTERM by the app) writes
-  everything and ends the session.
+* Three threads, none waiting for a slower stage: the **reader** only queues each decoded window (≈100 ms of
+  data). The **pump** takes everything queued (one window at 1× speed; several when data comes faster, so
+  per-batch costs are shared; at most one cycle per :data:`PUMP_CYCLE_S`), stamps the rows for the session and
+  publishes one telemetry event per row on the bus (:func:`pitwall.live.bus.encode_frames` shape) — as soon
+  as the store allows (next point). The **writer** appends to the store.
+* No frame is published more than ``flush_s`` (1 s) of data time ahead of the newest stored frame, so a crash
+  loses at most the unflushed second of what clients saw. Telemetry is appended once it spans ``flush_s`` of
+  data time past the last stored row, or ``flush_s`` of wall time after the last write (about one write per
+  second of data); rows past the limit wait for that write, the others are published at once. Tall rows,
+  which clients never see, are appended once per ``flush_s`` of wall time (the same at real time; at a fast
+  ``--simulate-speed`` a crash loses at most the last wall second of them).
+  :meth:`LiveService.stop_reader` (run on SIGTERM by the app) writes and publishes everything and ends the
+  session.
 * ``frame_idx`` is assigned here, counting from 0 for the new session; the store assigns the same numbers on
-  append (one writer per session), which :meth:`LiveService._flush` checks.
+  append (one writer per session), which :meth:`LiveService._write_telemetry` checks.
 """
 
 from __future__ import annotations
@@ -28,12 +32,12 @@ from typing import Any, Final
 
 import polars as pl
 
-from pitwall import DATA_DIR, schema
+from pitwall import DATA_DIR
 from pitwall.config import Settings
 from pitwall.formats.car import CarConfig, load_car
 from pitwall.formats.dbc import load_dbc
 from pitwall.importer import make_session_id
-from pitwall.live.batches import WideBatcher, WideWindow
+from pitwall.live.batches import WideBatcher, WideWindow, tall_frame, wide_frame
 from pitwall.live.bus import TelemetryBus
 from pitwall.live.can_reader import CanReader
 from pitwall.live.decode import Decoder
@@ -49,8 +53,11 @@ CONNECT_TIMEOUT_S: Final = 5.0
 """How long ``start`` waits for the reader to open the simulator's virtual channel."""
 FLUSH_S: Final = 1.0
 """Longest span of data (and of wall time) kept in memory before it is written to the store."""
-PUMP_CYCLE_S: Final = 0.025
-"""Shortest wall time between two pump cycles: windows arriving faster are processed together."""
+WRITE_RETRY_S: Final = 0.25
+"""Pause after a failed store write before the next attempt."""
+PUMP_CYCLE_S: Final = 0.01
+"""Shortest wall time between two pump cycles: rows arriving faster are published together (each cycle
+costs every SSE client a wake-up and a write)."""
 
 
 class LiveService:
@@ -78,16 +85,23 @@ class LiveService:
         self._reader_stats: dict[str, Any] = {}  # the reader's last figures once it has stopped
         self._simulator: Simulator | None = None
         self._simulator_stats: dict[str, Any] = {}  # the simulator's last figures once it has stopped
-        self._lock = threading.Lock()  # guards the pending buffers, counters and flushing
+        self._lock = threading.Lock()  # guards the row buffers, counters and publishing
+        self._write_wanted = threading.Condition(self._lock)  # wakes the writer
         self._inbox: list[WideWindow] = []  # windows queued by the reader for the pump
         self._inbox_ready = threading.Condition()
         self._pump_thread: threading.Thread | None = None
         self._pump_stop = False
+        self._released = False  # a write allowed more rows to be published
+        self._writer_thread: threading.Thread | None = None
+        self._writer_stop = False
         self._stop_lock = threading.Lock()  # serialises stop_reader callers
-        self._pending_wide: list[pl.DataFrame] = []
+        self._pending_wide: list[pl.DataFrame] = []  # stamped rows not yet stored
+        self._writing_rows = 0  # rows the writer has taken and not yet stored
+        self._unpublished: list[pl.DataFrame] = []  # stamped rows not yet published (the newest)
         self._pending_tall: list[pl.DataFrame] = []
         self._stored_t_s = 0.0  # session t_s of the newest stored row (0 = session start)
-        self._last_flush = time.monotonic()
+        self._last_flush = time.monotonic()  # wall time of the last telemetry write
+        self._last_signals_flush = time.monotonic()
         self._t0_s: float | None = None  # reader t_s of the session's first row
         self._started_at: datetime | None = None
         self._next_frame_idx = 0
@@ -119,6 +133,10 @@ class LiveService:
         )
         self._pump_thread = threading.Thread(target=self._pump, name=f"live-pump-{channel}", daemon=True)
         self._pump_thread.start()
+        self._writer_thread = threading.Thread(
+            target=self._write_loop, name=f"live-writer-{channel}", daemon=True
+        )
+        self._writer_thread.start()
         try:
             self._reader.start()
             if track is not None and self.settings.simulate:
@@ -166,10 +184,15 @@ class LiveService:
                 with self._inbox_ready:
                     self._pump_stop = True
                     self._inbox_ready.notify()
-                pump.join()  # processes (stores and publishes) every queued window first
+                pump.join()  # processes every queued window first
+            writer, self._writer_thread = self._writer_thread, None
+            if writer is not None:
+                with self._lock:
+                    self._writer_stop = True
+                    self._write_wanted.notify()
+                writer.join()  # writes every pending row, then publishes what it may
             with self._lock:
                 was_running, self.running = self.running, False
-                self._flush()
             if self.session_id is not None and was_running:
                 self._end_session()
                 self.bus.notify(
@@ -191,7 +214,7 @@ class LiveService:
             reader.stats() if reader is not None else {**self._reader_stats, "connected": False, "fps": 0.0}
         )
         with self._lock:
-            pending = sum(df.height for df in self._pending_wide)
+            pending = sum(df.height for df in self._pending_wide) + self._writing_rows
         return {
             **figures,
             **(self._simulator_figures() if self._simulator is not None else self._simulator_stats),
@@ -261,95 +284,183 @@ class LiveService:
 
     def _on_window(self, window: WideWindow) -> None:
         """Reader thread: queue the window for the pump (never blocks on the store)."""
-        if window.wide.is_empty():
+        if not (window.n_rows or window.tall_t_s.size):
             return
         with self._inbox_ready:
             self._inbox.append(window)
-            self._inbox_ready.notify()
+            if len(self._inbox) == 1:  # the pump takes the whole inbox: one wake-up per batch is enough
+                self._inbox_ready.notify()
 
     def _pump(self) -> None:
-        """Pump thread: process queued windows together, at most one cycle per ``PUMP_CYCLE_S``."""
+        """Pump thread: process the queued windows and publish what the store allows, at most one cycle per
+        ``PUMP_CYCLE_S`` for new windows; rows a store write allowed are published at once."""
         while True:
             with self._inbox_ready:
-                while not self._inbox and not self._pump_stop:
+                while not (self._inbox or self._released or self._pump_stop):
                     self._inbox_ready.wait()
-                windows, self._inbox = self._inbox, []
-                if not windows:
+                windows, self._inbox, self._released = self._inbox, [], False
+                if not windows and self._pump_stop:
                     return
-            started = time.monotonic()
+            next_cycle = time.monotonic() + PUMP_CYCLE_S
             try:
                 self._process(windows)
             except Exception:  # keep the live path up; the rows of this batch are lost, and logged
                 log.exception("live pump failed on %d windows", len(windows))
-            time.sleep(max(0.0, started + PUMP_CYCLE_S - time.monotonic()))
+            with self._inbox_ready:  # new windows wait for the next cycle, rows a write allowed do not
+                while not (self._released or self._pump_stop) and (left := next_cycle - time.monotonic()) > 0:
+                    self._inbox_ready.wait(left)
 
     def _process(self, windows: list[WideWindow]) -> None:
-        """Stamp the rows for the session, buffer them, write when due, then publish them.
-
-        Writing before publishing keeps every published frame less than ``flush_s`` of data time ahead of the
-        last stored one, so a crash never loses more than that of what clients have seen.
-        """
-        wide_in = pl.concat([w.wide for w in windows], how="vertical_relaxed")
-        tall_in = [w.tall for w in windows if not w.tall.is_empty()]
+        """Stamp new rows, publish what the store allows, wake the writer when a write is due."""
         with self._lock:
-            if self._t0_s is None:
-                self._t0_s = float(wide_in["t_s"][0])
-            wide = self._stamp(wide_in)
+            if windows:
+                self._stamp(windows)
+            self._publish_allowed()
+            if any(self._due()):
+                self._write_wanted.notify()
+
+    def _stamp(self, windows: list[WideWindow]) -> None:
+        """Stamp the windows' rows for the session and queue them for the store and the bus (caller holds the
+        lock)."""
+        if self._t0_s is None:  # the first row (or, in a window without rows, the first tall sample)
+            first = windows[0]
+            self._t0_s = float(first.rows["t_s"][0] if first.n_rows else first.tall_t_s[0])
+        wide = wide_frame(
+            windows,
+            session_id=self.session_id,
+            first_frame_idx=self._next_frame_idx,
+            t0_s=self._t0_s,
+            started_at=self._started_at,
+        )
+        if wide.height:
             self._next_frame_idx += wide.height
             self._last_t_s = float(wide["t_s"][-1])
             self._pending_wide.append(wide)
-            if tall_in:
-                tall = pl.concat(tall_in, how="vertical_relaxed")
-                self._pending_tall.append(tall.with_columns(pl.col("t_s") - self._t0_s))
-            unstored_s = self._last_t_s - self._stored_t_s
-            if unstored_s >= self.flush_s or time.monotonic() - self._last_flush >= self.flush_s:
-                self._flush()
-            self.bus.publish_frames(wide)
-            self.frames_published += wide.height
+            self._unpublished.append(wide)
+        tall = tall_frame(windows, t0_s=self._t0_s)
+        if tall.height:
+            self._pending_tall.append(tall)
 
-    def _stamp(self, wide: pl.DataFrame) -> pl.DataFrame:
-        """Canonical rows: session id, frame_idx from the session counter, t_s from the session's first row,
-        utc from the frame clock (else session start + t_s)."""
-        assert self._t0_s is not None and self._started_at is not None
-        t_s = pl.col("t_s") - self._t0_s
-        utc_from_t = pl.lit(self._started_at) + pl.duration(microseconds=(t_s * 1e6).round().cast(pl.Int64))
-        utc = pl.coalesce(pl.col("utc"), utc_from_t) if "utc" in wide.columns else utc_from_t
-        stamped = wide.with_columns(
-            pl.lit(self.session_id, dtype=pl.String).alias("session_id"),
-            pl.int_range(self._next_frame_idx, self._next_frame_idx + wide.height, dtype=pl.Int64).alias(
-                "frame_idx"
-            ),
-            t_s.alias("t_s"),
-            utc.dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC")).alias("utc"),
+    def _publish_allowed(self) -> None:
+        """Publish the unpublished rows less than ``flush_s`` of data time ahead of the newest stored row, in
+        order, as one batch (caller holds the lock).
+
+        This keeps every published frame less than ``flush_s`` of data time ahead of the store, so a crash
+        never loses more than that of what clients have seen.
+        """
+        limit = self._stored_t_s + self.flush_s
+        ready: list[pl.DataFrame] = []
+        while self._unpublished:
+            frame = self._unpublished[0]
+            n = int(frame.get_column("t_s").search_sorted(limit, side="left"))
+            if n < frame.height:
+                if n:
+                    ready.append(frame.head(n))
+                    self._unpublished[0] = frame.slice(n)
+                break
+            ready.append(self._unpublished.pop(0))
+        if ready:
+            rows = pl.concat(ready) if len(ready) > 1 else ready[0]
+            self.bus.publish_frames(rows)
+            self.frames_published += rows.height
+
+    def _due(self) -> tuple[bool, bool]:
+        """Whether (telemetry, tall rows) are due for a write (caller holds the lock).
+
+        Telemetry: pending rows span ``flush_s`` of data time past the store, or waited ``flush_s`` of wall time.
+        Tall rows: waited ``flush_s`` of wall time; while telemetry is pending they go right after its write,
+        so that they never hold up the next telemetry write.
+        """
+        now = time.monotonic()
+        wide = bool(self._pending_wide) and (
+            self._last_t_s - self._stored_t_s >= self.flush_s or now - self._last_flush >= self.flush_s
         )
-        return schema.conform(stamped, schema.TELEMETRY)
+        tall = (
+            bool(self._pending_tall)
+            and now - self._last_signals_flush >= self.flush_s
+            and (wide or not self._pending_wide)
+        )
+        return wide, tall
 
-    def _flush(self) -> None:
-        """Append the pending rows to the store (caller holds the lock). On failure they stay pending."""
-        self._last_flush = time.monotonic()
-        if not self._pending_wide or self.session_id is None:
-            return
-        wide = pl.concat(self._pending_wide, how="diagonal_relaxed")
-        tall = pl.concat(self._pending_tall, how="diagonal_relaxed") if self._pending_tall else None
+    def _next_due_s(self) -> float | None:
+        """Wall seconds until a write is due by wall time (None: nothing pending)."""
+        if self._pending_wide:
+            last = self._last_flush
+        elif self._pending_tall:
+            last = self._last_signals_flush
+        else:
+            return None
+        return max(last + self.flush_s - time.monotonic(), 0.0)
+
+    def _write_loop(self) -> None:
+        """Writer thread: append telemetry, then tall rows, when due (:meth:`_due`); everything once stopping.
+        The service lock is not held while the store writes."""
+        while True:
+            with self._lock:
+                while not (self._writer_stop or any(self._due())):
+                    self._write_wanted.wait(self._next_due_s())
+                final = self._writer_stop
+                wide_due, tall_due = self._due()
+                wide = self._pending_wide if final or wide_due else []
+                tall = self._pending_tall if final or tall_due else []
+                if wide:
+                    self._pending_wide, self._last_flush = [], time.monotonic()
+                    self._writing_rows = sum(df.height for df in wide)
+                if tall:
+                    self._pending_tall, self._last_signals_flush = [], time.monotonic()
+            failed = (bool(wide) and not self._write_telemetry(wide)) | (
+                bool(tall) and not self._write_signals(tall)
+            )
+            if final:  # the pump has stopped: publish what the last write allows
+                with self._lock:
+                    self._publish_allowed()
+                return
+            if failed:  # disk full, locked file…: the rows were put back; retry a little later
+                time.sleep(WRITE_RETRY_S)
+
+    def _write_telemetry(self, frames: list[pl.DataFrame]) -> bool:
+        """Append stamped rows and wake the pump to publish what that allows. On failure they go back to the
+        pending rows."""
+        wide = pl.concat(frames) if len(frames) > 1 else frames[0]
+        assert self.session_id is not None
         try:
             assigned = self.store.append_telemetry(self.session_id, wide)
-            if tall is not None:
-                self.store.append_signals(self.session_id, tall.select("signal_name", "t_s", "value"))
-        except Exception as exc:  # disk full, locked file…: keep the rows and retry on the next flush
-            self.store_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
             log.exception("live flush of %d frames failed", wide.height)
-            return
+            with self._lock:
+                self.store_error = f"{type(exc).__name__}: {exc}"
+                self._pending_wide[:0] = frames
+                self._writing_rows = 0
+            return False
         if assigned.len() and int(assigned[0]) != int(wide["frame_idx"][0]):
             log.warning(
                 "store numbered frames from %s, the stream from %s", assigned[0], wide["frame_idx"][0]
             )
-        self.frames_stored += wide.height
-        self._stored_t_s = float(wide["t_s"][-1])
-        self.flushes += 1
-        self.last_flush_utc = datetime.now(UTC)
-        self.store_error = None
-        self._pending_wide.clear()
-        self._pending_tall.clear()
+        with self._lock:
+            self.frames_stored += wide.height
+            self._writing_rows = 0
+            self._stored_t_s = float(wide["t_s"][-1])
+            self.flushes += 1
+            self.last_flush_utc = datetime.now(UTC)
+            self.store_error = None
+        with self._inbox_ready:
+            self._released = True
+            self._inbox_ready.notify()
+        return True
+
+    def _write_signals(self, frames: list[pl.DataFrame]) -> bool:
+        """Append tall rows. On failure they go back to the pending rows."""
+        tall = pl.concat(frames) if len(frames) > 1 else frames[0]
+        assert self.session_id is not None
+        try:
+            self.store.append_signals(self.session_id, tall)
+        except Exception as exc:
+            log.exception("live flush of %d signal rows failed", tall.height)
+            with self._lock:
+                self.store_error = f"{type(exc).__name__}: {exc}"
+                self._pending_tall[:0] = frames
+            return False
+        return True
 
     def _end_session(self) -> None:
         assert self.session_id is not None

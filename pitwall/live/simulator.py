@@ -21,8 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import can
@@ -34,7 +33,7 @@ from cantools.database.can import Database
 from pitwall.formats.car import CarConfig, Channel, Frame
 from pitwall.live.decode import Encoder
 from pitwall.live.frames import PAYLOAD_BYTES, FrameBatch
-from pitwall.live.physics import GpsReceiver, lap_profile, lap_time_s
+from pitwall.live.physics import GpsReceiver, PeriodicTable, lap_profile, lap_time_s
 from pitwall.track import Track
 
 FloatArray = npt.NDArray[np.float64]
@@ -42,7 +41,9 @@ FloatArray = npt.NDArray[np.float64]
 FRAME_GAP_S: Final = 0.0002
 """Spacing of the frames of one broadcast cycle (a full 8-byte frame takes ≈ 0.13 ms at 1 Mbit/s)."""
 CHUNK_S: Final = 0.25
-"""Data seconds encoded at a time."""
+"""Data seconds encoded at a time, at least …"""
+CHUNK_WALL_S: Final = 0.05
+"""… and at least this many wall seconds of frames (fast simulations encode fewer, larger chunks)."""
 KPH_PER_MPH: Final = 1.609344
 PSI_PER_BAR: Final = 14.503773773
 ROLL_GRADIENT_DEG_PER_G: Final = 1.5
@@ -65,15 +66,23 @@ def _warming(cold: float, hot: float, tau_s: float) -> Callable[[_State], FloatA
 _WHEELS: Final = ("fl", "fr", "rl", "rr")
 
 
-@dataclass(frozen=True)
 class _State:
-    """The car at a set of times: profile columns (canonical units) interpolated periodically, plus ``t``."""
+    """The car at a set of times ``t``: a lap column (canonical units, interpolated periodically) or a derived
+    quantity by name, computed on first use and kept (a frame needs only a few of them)."""
 
-    t: FloatArray
-    cols: dict[str, FloatArray]
+    def __init__(
+        self, t: FloatArray, lap: PeriodicTable, derived: Mapping[str, Callable[[_State], FloatArray]]
+    ) -> None:
+        self.t, self.phase = t, lap.phase(t)
+        self._lap, self._derived = lap, derived
+        self.cols: dict[str, FloatArray] = {}
 
     def __getitem__(self, name: str) -> FloatArray:
-        return self.cols[name]
+        value = self.cols.get(name)
+        if value is None:
+            value = self._derived[name](self) if name in self._derived else self._lap(name, self.phase)
+            self.cols[name] = value
+        return value
 
 
 _DASH_SIGNALS: Final[dict[str, Callable[[_State], FloatArray]]] = {
@@ -143,8 +152,19 @@ class Simulator:
             f.frame_id: bool(db.get_message_by_frame_id(f.frame_id).is_extended_frame) for f in car.frames
         }
         self._gps = GpsReceiver(self.profile, seed=seed)
-        self._lap_t = self.profile.get_column("t_s").to_numpy()
-        self._lap_cols = self._lap_columns(self.profile)
+        self._lap = PeriodicTable(
+            self.profile.get_column("t_s").to_numpy(), self._lap_columns(self.profile), self.lap_s
+        )
+        drivetrain, perf = car.drivetrain, car.performance
+        assert drivetrain is not None and perf is not None  # lap_profile checked
+        self._derived: dict[str, Callable[[_State], FloatArray]] = {
+            "rpm_frac": lambda s: s["rpm"] / drivetrain.redline_rpm,
+            "fuel_used_l": lambda s: (
+                ((np.floor(s.t / self.lap_s) * s["full_power_s_lap"] + s["full_power_s_cum"]) * perf.power_kw)
+                / 3600.0
+                * FUEL_L_PER_KWH
+            ),
+        }
         self._missing = [
             ch.signal
             for ch in car.channels
@@ -242,26 +262,13 @@ class Simulator:
         cols["full_power_s_lap"] = np.full(t.size, float(np.sum(power_frac * dt)))
         return cols
 
-    def _state(self, t: FloatArray) -> _State:
-        phase = np.mod(t, self.lap_s)
-        cols = {
-            name: np.interp(phase, self._lap_t, v, period=self.lap_s) for name, v in self._lap_cols.items()
-        }
-        drivetrain, perf = self.car.drivetrain, self.car.performance
-        assert drivetrain is not None and perf is not None  # lap_profile checked
-        cols["rpm_frac"] = cols["rpm"] / drivetrain.redline_rpm
-        laps_done = np.floor(t / self.lap_s)
-        energy_kws = (laps_done * cols["full_power_s_lap"] + cols["full_power_s_cum"]) * perf.power_kw
-        cols["fuel_used_l"] = energy_kws / 3600.0 * FUEL_L_PER_KWH
-        return _State(t=t, cols=cols)
-
     def _channel_values(self, ch: Channel, state: _State) -> FloatArray:
         if ch.canonical is not None:
             return ch.conversion.invert(state[ch.canonical])
         return _DASH_SIGNALS[ch.signal](state)
 
     def _payloads(self, frame: Frame, t: FloatArray) -> npt.NDArray[np.uint8]:
-        state = self._state(t)
+        state = _State(t, self._lap, self._derived)
         values: dict[str, FloatArray] = {}
         gps = [ch for ch in frame.channels if ch.canonical in {"lat_deg", "lon_deg"} and ch.dead is None]
         if gps:
@@ -277,8 +284,9 @@ class Simulator:
             self.start_timestamp = time.time()
             wall0 = time.monotonic()
             cursor = 0.0
+            chunk_s = max(CHUNK_S, CHUNK_WALL_S * self.speed)
             while not self._stop.is_set() and cursor < self.duration_s:
-                end = min(cursor + CHUNK_S, self.duration_s)
+                end = min(cursor + chunk_s, self.duration_s)
                 batch = self.frames_between(cursor, end)
                 cursor = end
                 for msg, t in zip(batch.to_messages(channel=self.channel), batch.t_s.tolist(), strict=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -11,10 +11,15 @@ from polars.testing import assert_frame_equal
 
 from pitwall import DATA_DIR
 from pitwall.formats.car import load_car
-from pitwall.live.batches import WideBatcher, derive_gear
+from pitwall.formats.dbc import load_dbc
+from pitwall.formats.track import load_track
+from pitwall.live.batches import WideBatcher, WideWindow, derive_gear, tall_frame, wide_frame
+from pitwall.live.decode import Decoder
+from pitwall.live.simulator import Simulator
 from pitwall.schema import TELEMETRY
 
 CAR = load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml")
+DB = load_dbc([DATA_DIR / "dbc" / "pitwall.dbc"])
 
 
 def _a(*values: float) -> np.ndarray:
@@ -112,6 +117,58 @@ def test_windows_close_on_data_time_and_skip_gaps() -> None:
         assert ((w.wide["t_s"] >= w.t_start_s - 1e-9) & (w.wide["t_s"] < w.t_end_s)).all()
     first_utc = windows[0].wide.get_column("utc")[0]
     assert first_utc == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def test_windows_are_the_same_however_the_frames_arrive() -> None:
+    """One push completing a hundred windows at once gives exactly what small pushes give window by window."""
+    sim = Simulator(
+        load_track(DATA_DIR / "tracks" / "sonoma.json"), CAR, DB, channel="unused", laps=0.2, seed=1
+    )
+    frames = sim.frames_between(0.0, sim.duration_s)  # 12 s of data, ≈ 3,500 frames
+
+    def windows(step: int) -> list[WideWindow]:
+        decoder, batcher = Decoder(DB, car=CAR), WideBatcher(CAR)
+        out = []
+        for i in range(0, len(frames), step):
+            out += batcher.push(decoder.decode(frames.take(slice(i, i + step))))
+        return out + batcher.flush()
+
+    at_once, piecewise = windows(len(frames)), windows(7)
+    assert len(at_once) == len(piecewise) > 100
+    for one, other in zip(at_once, piecewise, strict=True):
+        assert (one.t_start_s, one.t_end_s) == (other.t_start_s, other.t_end_s)
+        assert_frame_equal(one.wide, other.wide)
+        assert_frame_equal(one.tall, other.tall)
+    assert_frame_equal(wide_frame(at_once), pl.concat([w.wide for w in piecewise]))
+    assert_frame_equal(tall_frame(at_once), pl.concat([w.tall for w in piecewise]))
+    assert wide_frame(at_once).height == 50 * 12 and wide_frame(at_once)["frame_idx"].is_sorted()
+
+
+@pytest.mark.parametrize("clock_offset_s", [0.0, 1_700_000_000.0])
+def test_wide_frame_stamps_consecutive_windows_for_a_session(clock_offset_s: float) -> None:
+    batcher = WideBatcher(CAR)
+    t = np.arange(25, dtype=np.float64) * 0.02 + clock_offset_s
+    windows = batcher.push({"rpm": (t, np.full(25, 4000.0)), "water_temp_f": (t, np.full(25, 212.0))})
+    windows += batcher.flush()
+    assert len(windows) == 5
+    started = datetime(2026, 5, 26, 17, 0, tzinfo=UTC)
+    t0 = float(t[1])
+    wide = wide_frame(windows, session_id="s1", first_frame_idx=100, t0_s=t0, started_at=started)
+    assert wide.schema == pl.Schema(TELEMETRY)
+    assert wide["session_id"].to_list() == ["s1"] * 25
+    assert wide["frame_idx"].to_list() == list(range(100, 125))
+    assert wide["t_s"].to_list() == (t - t0).tolist()
+    assert wide["rpm"].to_list() == [4000.0] * 25 and wide["lat_deg"].null_count() == 25
+    if clock_offset_s:  # epoch clock: utc is the frame's own time
+        expected = [datetime.fromtimestamp(round(x * 1e6) / 1e6, UTC) for x in t]
+    else:  # relative clock: session start + t_s
+        expected = [started + timedelta(microseconds=round((x - t0) * 1e6)) for x in t]
+    assert wide["utc"].to_list() == expected
+    tall = tall_frame(windows, t0_s=t0)
+    assert tall["signal_name"].to_list() == ["water_temp_c"] * 25
+    assert tall["t_s"].to_list() == (t - t0).tolist() and tall["value"].to_list() == pytest.approx(
+        [100.0] * 25
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,18 +19,10 @@ from pitwall.formats.dbc import load_dbc
 from pitwall.live.batches import WideBatcher, WideWindow
 from pitwall.live.can_reader import CanReader
 from pitwall.live.decode import Decoder
+from tests.live import wait_for
 
 CAR = load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml")
 DB = load_dbc([DATA_DIR / "dbc" / "pitwall.dbc"])
-
-
-def _wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def _reader(
@@ -106,7 +98,7 @@ def test_virtual_bus_decodes_counts_unknown_ids_and_survives_a_failing_consumer(
                 timestamp=t0 + 2.5, arbitration_id=0x420, is_extended_id=False, data=_rpm_frame(5000)[:4]
             )
         )
-    assert _wait_for(lambda: reader.frames_total == 111)
+    assert wait_for(lambda: reader.frames_total == 111)
     reader.stop()
     stats = reader.stats()
     assert stats["unknown_frames"] == 10 and stats["short_frames"] == 1
@@ -144,18 +136,18 @@ def test_slcan_adapter_unplugged_and_replugged_reconnects_with_backoff(tmp_path:
         assert reader.wait_connected(5.0)
         for i in range(50):
             adapter.send(0x420, _rpm_frame(2000 + i))
-        assert _wait_for(lambda: reader.frames_total == 50)
+        assert wait_for(lambda: reader.frames_total == 50)
 
         adapter.unplug()
-        assert _wait_for(lambda: not reader.connected and reader.last_error is not None)
+        assert wait_for(lambda: not reader.connected and reader.last_error is not None)
         time.sleep(0.4)  # several reopen attempts fail while the adapter is away
         assert not reader.connected and reader.connects == 1 and reader.running
 
         adapter = PtyAdapter(link)
-        assert _wait_for(lambda: reader.connected and reader.connects == 2)
+        assert wait_for(lambda: reader.connected and reader.connects == 2)
         for i in range(30):
             adapter.send(0x420, _rpm_frame(3000 + i))
-        assert _wait_for(lambda: reader.frames_total == 80)
+        assert wait_for(lambda: reader.frames_total == 80)
     finally:
         reader.stop()
         adapter.unplug()
@@ -168,7 +160,7 @@ def test_unopenable_adapter_keeps_retrying_and_stops_promptly(tmp_path: Path) ->
         "slcan", str(tmp_path / "no-such-tty"), lambda w: None, backoff_initial_s=0.02, backoff_max_s=0.05
     )
     reader.start()
-    assert _wait_for(lambda: reader.last_error is not None)
+    assert wait_for(lambda: reader.last_error is not None)
     time.sleep(0.2)
     assert reader.running and not reader.connected and reader.connects == 0
     started = time.monotonic()
@@ -182,7 +174,7 @@ def test_replaying_a_real_capture_counts_every_frame_as_unknown() -> None:
         "canlog", str(DATA_DIR / "samples" / "fsae-pe3-ecu-capture.csv"), lambda w: None, replay_speed=0
     )
     reader.start()
-    assert _wait_for(lambda: not reader.running, 20.0)
+    assert wait_for(lambda: not reader.running, 20.0)
     stats = reader.stats()
     assert reader.finished and stats["frames_total"] == 49_442 and stats["unknown_frames"] == 49_442
     assert reader.decoder.unknown_ids == {
@@ -209,7 +201,7 @@ def test_paced_replay_follows_the_log_clock(tmp_path: Path) -> None:
     reader = _reader("canlog", str(log), windows.append, replay_speed=2.0)
     started = time.monotonic()
     reader.start()
-    assert _wait_for(lambda: not reader.running, 5.0)
+    assert wait_for(lambda: not reader.running, 5.0)
     assert 0.3 < time.monotonic() - started < 1.5
     assert pl.concat([w.wide for w in windows])["rpm"].to_list() == [float(4000 + i) for i in range(n)]
 
@@ -219,5 +211,5 @@ def test_unreadable_log_is_reported_not_retried(tmp_path: Path) -> None:
     bad.write_text("this is not candump\n")
     reader = _reader("canlog", str(bad), lambda w: None)
     reader.start()
-    assert _wait_for(lambda: not reader.running)
+    assert wait_for(lambda: not reader.running)
     assert reader.last_error is not None and "not a candump -L line" in reader.last_error

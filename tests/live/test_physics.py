@@ -12,7 +12,7 @@ from pitwall import DATA_DIR
 from pitwall.analysis.geo import from_local_xy, haversine_m, to_local_xy
 from pitwall.formats.car import load_car
 from pitwall.formats.track import load_track
-from pitwall.live.physics import PROFILE_COLUMNS, GpsReceiver, lap_profile, lap_time_s
+from pitwall.live.physics import PROFILE_COLUMNS, GpsReceiver, PeriodicTable, lap_profile, lap_time_s
 from pitwall.schema import G0
 from pitwall.track import Gate, ReferenceLine, Track
 
@@ -143,6 +143,22 @@ def test_gps_noise_is_seeded_continuous_and_of_the_stated_size() -> None:
     steps = np.linalg.norm(np.diff(err, axis=0), axis=1)
     assert float(np.sqrt(np.mean(steps**2))) < 0.3  # wanders (independent fixes would step ≈ 1 m)
     assert steps[t.size // 2 - 1] < 0.6  # no jump where the second call continues the first
+
+
+def test_periodic_table_is_np_interp_with_period_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    period = 61.3
+    t = rng.uniform(0, period, 400)  # unsorted, as np.interp allows
+    columns = {"a": rng.normal(size=t.size), "b": np.cumsum(rng.uniform(size=t.size))}
+    table = PeriodicTable(t, columns, period)
+    x = np.concatenate(
+        [rng.uniform(-3 * period, 5 * period, 5000), t, t + period, [-1e-300, period, 2 * period]]
+    )
+    for name, column in columns.items():
+        expected = np.interp(np.mod(x, period), t, column, period=period)
+        np.testing.assert_array_equal(table(name, table.phase(x)), expected)
+    with pytest.raises(ValueError, match="period"):
+        PeriodicTable(t, columns, 0.0)
 
 
 def test_car_without_performance_cannot_be_simulated(tmp_path: Path) -> None:

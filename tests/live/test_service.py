@@ -9,6 +9,9 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import can
+import numpy as np
+import polars as pl
 import pytest
 
 from pitwall import DATA_DIR
@@ -17,9 +20,11 @@ from pitwall.formats.car import load_car
 from pitwall.formats.dbc import load_dbc
 from pitwall.formats.track import load_track
 from pitwall.live.bus import TelemetryBus
+from pitwall.live.decode import Encoder
 from pitwall.live.service import LiveService
 from pitwall.live.simulator import Simulator
 from pitwall.store.base import Store
+from tests.live import wait_for
 
 TRACK = load_track(DATA_DIR / "tracks" / "sonoma.json")
 
@@ -72,6 +77,9 @@ def test_simulated_session_is_published_and_stored_frame_for_frame(store: Store,
             and signals["t_s"].min() >= 0.0
             and signals["t_s"].max() <= telemetry["t_s"].max() + 0.1
         )
+        # water temperature rides in the clock frame: one tall row per stored row, none lost by the writer
+        water = signals.filter(pl.col("signal_name") == "water_temp_c")
+        assert water["t_s"].to_list() == telemetry["t_s"].to_list()
         assert row.source == "simulator" and row.track_id == "sonoma" and row.car == "BMW M3 (E46)"
         assert row.ended_at is not None and row.n_frames == telemetry.height
         assert row.duration_s == pytest.approx(telemetry["t_s"].max())
@@ -111,6 +119,30 @@ def test_can_channel_reads_an_external_device_as_a_live_session(store: Store, tm
         assert len(received) == store.count_telemetry(session_id) > 100
 
     asyncio.run(main())
+
+
+def test_frames_without_the_clock_frame_still_reach_the_tall_sink(store: Store, tmp_path: Path) -> None:
+    """A device sending only the fluids frame (no 0x420 row clock): no wide rows, every tall sample stored."""
+    channel = f"hw-{uuid.uuid4().hex}"
+    settings = Settings(db=tmp_path / "x", can_channel=channel, can_interface="virtual")
+    live = LiveService(settings, store, TRACK, bus=TelemetryBus())
+    session_id = live.start()
+    assert live._reader is not None and live._reader.wait_connected(5.0)
+    payloads = Encoder(load_dbc(list(settings.can_dbc))).encode(0x421, {"oil_temp_f": np.full(20, 212.0)})
+    t0 = time.time()
+    with can.Bus(interface="virtual", channel=channel, preserve_timestamps=True) as device:
+        for i, data in enumerate(payloads):
+            device.send(
+                can.Message(
+                    timestamp=t0 + 0.02 * i, arbitration_id=0x421, is_extended_id=False, data=data.tobytes()
+                )
+            )
+    assert wait_for(lambda: live.stats()["frames_total"] == 20)
+    live.stop_reader()
+    oil = store.read_signals(session_id, ["oil_temp_c"])
+    assert oil["value"].to_list() == pytest.approx([100.0] * 20)
+    assert oil["t_s"].to_list() == pytest.approx([0.02 * i for i in range(20)], abs=1e-6)
+    assert store.count_telemetry(session_id) == 0 and live.stats()["pending_frames"] == 0
 
 
 def test_simulate_without_a_track_refuses_to_start(store: Store, tmp_path: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +21,12 @@ from pitwall.live.can_reader import CanReader
 from pitwall.live.decode import Decoder
 from pitwall.live.frames import FrameBatch
 from pitwall.live.simulator import Simulator
+from tests.live import wait_for
 
 CAR = load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml")
 DB = load_dbc([DATA_DIR / "dbc" / "pitwall.dbc"])
 SONOMA = load_track(DATA_DIR / "tracks" / "sonoma.json")
 FRAMES_PER_S = sum(f.rate_hz for f in CAR.frames)  # 294 on the E46
-
-
-def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def _reader(channel: str, windows: list[WideWindow], **kwargs: object) -> CanReader:
@@ -63,7 +53,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     sim = Simulator(SONOMA, CAR, DB, lap_seconds=60.0, speed=20.0, channel=channel, laps=1.05, seed=3)
     sim.start()
     assert sim.wait(40.0)
-    assert _wait_for(lambda: reader.frames_total >= sim.frames_sent, 5.0)
+    assert wait_for(lambda: reader.frames_total >= sim.frames_sent, 5.0)
     live_stats = reader.stats()
     reader.stop()
     return {"sim": sim, "reader": reader, "windows": windows, "log": log_path, "live_stats": live_stats}
@@ -193,7 +183,7 @@ def test_replaying_the_recording_gives_the_same_telemetry(run: dict[str, object]
         replay_speed=0,
     )
     reader.start()
-    assert _wait_for(lambda: not reader.running, 20.0)
+    assert wait_for(lambda: not reader.running, 20.0)
     assert reader.finished and reader.stats()["frames_total"] == run["sim"].frames_sent  # type: ignore[attr-defined]
     replayed = pl.concat([w.wide for w in windows])
     live = pl.concat([w.wide for w in live_windows])

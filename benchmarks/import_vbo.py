@@ -4,6 +4,20 @@
 (a) ``bench_parse``: :func:`pitwall.formats.vbo.parse_vbo` on a generated 1-hour 20 Hz session
 (72,000 rows × 25 columns, written by :func:`pitwall.formats.vbo_writer.write_vbo`) against plain
 ``pl.read_csv`` of the same file's ``[data]`` byte slice, in the same run (median of ``runs``, interleaved).
+Target: ratio ≥ 0.8.
+
+(b) ``bench_import``: :func:`pitwall.importer.import_vbo_file` of the same file (read, sha256, parse, track
+detection against the bundled :class:`~pitwall.formats.track.TrackLibrary`, atomic write of telemetry,
+tall signals and registry, capabilities) into a fresh DuckDB file per run (opened before the clock starts;
+median of ``runs`` after one warm-up). Reported as seconds against ``parse_vbo``'s seconds (target ≤ 0.5 s)
+and as MB/s against ``parse_vbo``'s MB/s from (a) (target ratio ≥ 0.5).
+
+(c) ``bench_export``: the imported session's telemetry through ``Store.export_batches`` → ``pyarrow``
+``ParquetWriter`` (:func:`benchmarks.store_write.export_rows_s`), rows/s, against ``pyarrow.parquet.write_table``
+of the same rows in memory (:func:`benchmarks.store_write.parquet_rows_s`, the ceiling); target ≥ 1M rows/s.
+Then peak RSS growth of a fresh process exporting a 4-hour session imported from a VBO (288,000 rows), against
+the same for the 1-hour session (:func:`benchmarks.store_write.peak_rss_growth_mb`): ratio ≈ 1 means flat
+memory. DuckDB's block cache keeps what a query read, so some growth with the session is expected.
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.import_vbo [--runs 7]``
 """
@@ -22,10 +36,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks.store_write import export_rows_s, parquet_rows_s, peak_rss_growth_mb
 from pitwall.analysis.geo import from_local_xy
+from pitwall.formats.track import TrackLibrary
 from pitwall.formats.vbo import parse_vbo
 from pitwall.formats.vbo_writer import write_vbo
+from pitwall.importer import import_vbo_file
 from pitwall.schema import G0
+from pitwall.store import open_store
+
+MB = 1024 * 1024
+IMPORT_TARGET_S = 0.5
 
 SIGNAL_NAMES = (
     "Oil_Temp",
@@ -81,10 +102,22 @@ def synthetic_session(duration_s: float = 3600.0, rate_hz: float = 20.0) -> tupl
     return telemetry, signals
 
 
-def write_benchmark_file(directory: Path) -> Path:
-    """The 1-hour 20 Hz, 25-column benchmark VBO in ``directory``."""
-    telemetry, signals = synthetic_session()
-    return write_vbo(telemetry, directory / "one_hour_20hz.vbo", signals=signals, log_rate_hz=20.0)
+def write_benchmark_file(directory: Path, hours: int = 1) -> Path:
+    """The ``hours``-long 20 Hz, 25-column benchmark VBO in ``directory``."""
+    telemetry, signals = synthetic_session(duration_s=3600.0 * hours)
+    name = "one_hour_20hz.vbo" if hours == 1 else f"{hours}_hours_20hz.vbo"
+    return write_vbo(telemetry, directory / name, signals=signals, log_rate_hz=20.0)
+
+
+def record(bench: str, value: float, unit: str, baseline: float, digits: int = 3) -> dict[str, object]:
+    """One result line; ``ratio`` is value / baseline."""
+    return {
+        "bench": bench,
+        "value": round(value, digits),
+        "unit": unit,
+        "baseline": round(baseline, digits),
+        "ratio": round(value / baseline, 3) if baseline else None,
+    }
 
 
 def _time_into(task: Callable[[], object], samples: list[float]) -> None:
@@ -93,8 +126,9 @@ def _time_into(task: Callable[[], object], samples: list[float]) -> None:
     samples.append(time.perf_counter() - start)
 
 
-def bench_parse(path: Path, *, runs: int = 5) -> list[dict[str, object]]:
-    """(a) parse_vbo throughput (MB/s of the file) vs plain pl.read_csv on the ``[data]`` slice."""
+def bench_parse(path: Path, *, runs: int = 5) -> tuple[list[dict[str, object]], float]:
+    """(a) parse_vbo throughput (MB/s of the file) vs plain pl.read_csv on the ``[data]`` slice; also returns
+    parse_vbo's median seconds, the baseline of (b)."""
     data = path.read_bytes()
     start = data.index(b"[data]")
     data_slice = data[data.index(b"\n", start) + 1 :]
@@ -104,17 +138,58 @@ def bench_parse(path: Path, *, runs: int = 5) -> list[dict[str, object]]:
     for _ in range(runs):
         _time_into(lambda: parse_vbo(data, name=path.name), ours)
         _time_into(lambda: pl.read_csv(data_slice, separator=" ", has_header=False), plain)
-    mb = 1024 * 1024
-    value = len(data) / mb / statistics.median(ours)
-    baseline = len(data_slice) / mb / statistics.median(plain)
+    seconds = statistics.median(ours)
+    value = len(data) / MB / seconds
+    baseline = len(data_slice) / MB / statistics.median(plain)
+    return [record("vbo_parse_1h_20hz", value, "MB/s", baseline, 1)], seconds
+
+
+def import_seconds(path: Path, db: Path, library: TrackLibrary) -> float:
+    """Seconds to import ``path`` into a new DuckDB file ``db`` (opening the store is not timed)."""
+    store = open_store(db)
+    try:
+        started = time.perf_counter()
+        result = import_vbo_file(store, path, library=library)
+        elapsed = time.perf_counter() - started
+    finally:
+        store.close()
+    if result.status != "imported":
+        raise RuntimeError(f"{path} was not imported: {result}")
+    return elapsed
+
+
+def bench_import(path: Path, directory: Path, parse_s: float, *, runs: int = 5) -> list[dict[str, object]]:
+    """(b) full import into DuckDB: seconds vs parse_vbo seconds, and MB/s vs parse_vbo MB/s."""
+    library = TrackLibrary()
+    times = [import_seconds(path, directory / f"import-{i}.duckdb", library) for i in range(runs + 1)]
+    for i in range(runs + 1):
+        (directory / f"import-{i}.duckdb").unlink()
+    seconds = statistics.median(times[1:])
+    size_mb = path.stat().st_size / MB
     return [
-        {
-            "bench": "vbo_parse_1h_20hz",
-            "value": round(value, 1),
-            "unit": "MB/s",
-            "baseline": round(baseline, 1),
-            "ratio": round(value / baseline, 3),
-        }
+        record("vbo_import_duckdb_1h_20hz", seconds, "s", parse_s),
+        record("vbo_import_duckdb_1h_20hz.throughput", size_mb / seconds, "MB/s", size_mb / parse_s, 1),
+    ]
+
+
+def bench_export(path: Path, directory: Path) -> list[dict[str, object]]:
+    """(c) telemetry export to parquet (rows/s vs in-memory pyarrow write_table), and peak RSS growth of
+    exporting a 4-hour session vs a 1-hour one (fresh processes)."""
+    db = directory / "export.duckdb"
+    long_path = write_benchmark_file(directory, hours=4)
+    store = open_store(db)
+    try:
+        library = TrackLibrary()
+        hour = import_vbo_file(store, path, library=library).session_id
+        four_hours = import_vbo_file(store, long_path, library=library).session_id
+        rows_s = export_rows_s(store, hour)
+        ceiling = parquet_rows_s(store.read_telemetry(hour))
+    finally:
+        store.close()
+    hour_mb, four_hours_mb = peak_rss_growth_mb(db, hour), peak_rss_growth_mb(db, four_hours)
+    return [
+        record("vbo_session_export_parquet.duckdb", rows_s, "rows/s", ceiling, 0),
+        record("vbo_session_export_peak_rss_4h_vs_1h.duckdb", four_hours_mb, "MB", hour_mb, 1),
     ]
 
 
@@ -123,11 +198,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed runs per measurement (median)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_benchmark_file(Path(tmp))
-        size = {"bench": "vbo_file_size", "value": round(path.stat().st_size / 1024 / 1024, 2), "unit": "MB"}
-        print(json.dumps(size | {"baseline": None, "ratio": None}))
-        for result in bench_parse(path, runs=args.runs):
-            print(json.dumps(result))
+        directory = Path(tmp)
+        path = write_benchmark_file(directory)
+        size = {"bench": "vbo_file_size", "value": round(path.stat().st_size / MB, 2), "unit": "MB"}
+        print(json.dumps(size | {"baseline": None, "ratio": None}), flush=True)
+        parsed, parse_s = bench_parse(path, runs=args.runs)
+        _print(parsed)
+        _print(bench_import(path, directory, parse_s, runs=args.runs))
+        _print(bench_export(path, directory))
+
+
+def _print(results: list[dict[str, object]]) -> None:
+    for result in results:
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,23 @@ def haversine_m(
     lat1_deg: npt.ArrayLike, lon1_deg: npt.ArrayLike, lat2_deg: npt.ArrayLike, lon2_deg: npt.ArrayLike
 ) -> FloatArray:
     """Great-circle distance in metres between paired points (broadcasting)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lat1_deg, lon1_deg, lat2_deg, lon2_deg))
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype=np.float64)) for a in (lat1_deg, lon1_deg, lat2_deg, lon2_deg)
+    )
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64)
+
+
+def path_steps_m(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> FloatArray:
+    """Great-circle distance in metres between consecutive points of a path (length ``n - 1``).
+
+    The same numbers as :func:`haversine_m` on consecutive pairs, bit for bit, with each point's radians and
+    cosine computed once instead of once per step it ends (trigonometry is the cost on long recordings).
+    """
+    lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
+    lon = np.radians(np.asarray(lon_deg, dtype=np.float64))
+    cos_lat = np.cos(lat)
+    a = np.sin(np.diff(lat) / 2) ** 2 + cos_lat[:-1] * cos_lat[1:] * np.sin(np.diff(lon) / 2) ** 2
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64)
 
 
@@ -51,7 +66,9 @@ def bearing_deg(
     lat1_deg: npt.ArrayLike, lon1_deg: npt.ArrayLike, lat2_deg: npt.ArrayLike, lon2_deg: npt.ArrayLike
 ) -> FloatArray:
     """Initial bearing from point 1 to point 2, degrees clockwise from north in [0, 360)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lat1_deg, lon1_deg, lat2_deg, lon2_deg))
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype=np.float64)) for a in (lat1_deg, lon1_deg, lat2_deg, lon2_deg)
+    )
     dlon = lon2 - lon1
     y = np.sin(dlon) * np.cos(lat2)
     x = np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(dlon)

@@ -46,7 +46,14 @@ import numpy as np
 import polars as pl
 
 from pitwall import schema
-from pitwall.analysis.geo import bearing_deg, from_local_xy, haversine_m, segment_crossings, to_local_xy
+from pitwall.analysis.geo import (
+    bearing_deg,
+    from_local_xy,
+    haversine_m,
+    path_steps_m,
+    segment_crossings,
+    to_local_xy,
+)
 from pitwall.formats.errors import ReadError
 from pitwall.track import Gate, GateKind
 
@@ -535,11 +542,14 @@ class _DataBlock:
         pos = start
         while not (first := raw[pos : _line_end(raw, pos, end)].strip()):
             pos = _line_end(raw, pos, end) + 1
+            if pos > end:  # blank but for whitespace ``end`` keeps (form feed, vertical tab)
+                raise ReadError(path, "[data] section has no rows", line=first_line)
         sep = b"," if b"," in first else b" "
         return cls(raw, start, end, first_line, sep, len(_cells(first, sep)))
 
     def read(self, names: list[str], time_idx: int, path: Path) -> pl.DataFrame:
-        """Every complete row, every column Float64 (``time`` too: see :func:`_time_of_day_us`)."""
+        """Every complete row, every column Float64, plus ``__tod`` (Int64, last): the time of day in µs from
+        :func:`_time_of_day_us`, computed while the rows are parsed."""
         end = self.end
         cut = self.raw.rfind(b"\n", self.start, end)
         last = self.raw[max(cut + 1, self.start) : end].strip()
@@ -556,32 +566,47 @@ class _DataBlock:
                 end -= 1
             if end == self.start:
                 raise ReadError(path, "[data] section has no complete rows", line=self.first_line)
-        body = self.raw[self.start : end]
-        frame = self._read_csv(body, names)
+        # Rows running to the end of the file are read in place (no copy of the bytes); the comma variant
+        # needs the slice to count its separators.
+        in_place = self.sep == b" " and self.raw[end:] in (b"", b"\n", b"\r\n")
+        frame = self._read_csv(self.raw, names, time_idx, self.first_line - 1) if in_place else None
         if frame is None:
-            frame = self._read_csv(_normalise(body, self.sep), names)
+            body = self.raw[self.start : end]
+            frame = None if in_place else self._read_csv(body, names, time_idx)
+            if frame is None:
+                frame = self._read_csv(_normalise(body, self.sep), names, time_idx)
         if frame is None:
             self._diagnose(names, time_idx, path, "rows do not match the columns")
-        if not frame.select(_time_valid_expr(names[time_idx]).all()).item():
+        if "__tod" in names:  # a channel of that name: replaced, as the rows are complete
+            frame = frame.with_columns(_time_of_day_us(names[time_idx]).alias("__tod"))
+        if frame.get_column("__tod").null_count():
             self._diagnose(names, time_idx, path, "invalid time of day")
         self.rows_in_file = frame.height + self.truncated
         return frame
 
-    def _read_csv(self, body: bytes, names: list[str]) -> pl.DataFrame | None:
-        """Parse ``body``; ``None`` when Polars rejects it or a row has the wrong number of cells."""
+    def _read_csv(
+        self, body: bytes, names: list[str], time_idx: int, skip_lines: int = 0
+    ) -> pl.DataFrame | None:
+        """Parse ``body`` after its first ``skip_lines`` lines (split at ``\\n`` only, quotes ignored), with
+        ``__tod`` computed in the same parallel pass; ``None`` when Polars rejects it or a row has the wrong
+        number of cells."""
+        rows = pl.scan_csv(
+            body,
+            skip_lines=skip_lines,
+            separator=self.sep.decode(),
+            has_header=False,
+            schema=dict.fromkeys(names, pl.Float64()),
+            encoding="utf8-lossy",
+            quote_char='"',
+        )
+        if "__tod" not in names:
+            rows = rows.with_columns(_time_of_day_us(names[time_idx]).alias("__tod"))
         try:
-            frame = pl.read_csv(
-                body,
-                separator=self.sep.decode(),
-                has_header=False,
-                schema=dict.fromkeys(names, pl.Float64()),
-                encoding="utf8-lossy",
-                quote_char='"',
-            )
+            frame = rows.collect(engine="streaming")
         except pl.exceptions.PolarsError:
             return None
         if self.sep == b" ":  # a space-separated cell is never empty: a null is a short row or blank line
-            complete = sum(frame.null_count().row(0)) == 0
+            complete = sum(frame.null_count().row(0)[: len(names)]) == 0  # ``__tod`` is last
         else:  # empty cells are missing values: count separators instead
             complete = (
                 body.count(b",") == frame.height * (len(names) - 1) and body.count(b"\n") + 1 == frame.height
@@ -661,26 +686,23 @@ def _is_truncated(
     return False
 
 
-def _time_valid_expr(column: str) -> pl.Expr:
-    """``HHMMSS.SS`` with HH < 24, MM < 60, SS < 60 (non-negative, finite)."""
-    value = pl.col(column)
-    whole = value.floor()
-    in_range = (value >= 0) & (value < 240_000) & (whole % 10_000 < 6_000) & (whole % 100 < 60)
-    return in_range.fill_null(False)
-
-
 def _time_of_day_us(column: str) -> pl.Expr:
-    """Microseconds since midnight (UTC) of a validated ``HHMMSS.SS`` column.
+    """Microseconds since midnight (UTC) of a ``HHMMSS.SS`` column; null where it is not a valid time of day
+    (HH < 24, MM < 60, SS < 60, non-negative, finite).
 
     The digits before the decimal point are HHMMSS and the fraction is sub-seconds: the integer part of the
     parsed number is exactly those digits, and the fraction is exact to the microsecond (< 2^53, ≤ 9
-    decimals), so splitting the number at the decimal point equals splitting the text there.
+    decimals), so splitting the number at the decimal point equals splitting the text there. The arithmetic
+    stays in Float64, where every intermediate is an integer below 2^53 and therefore exact (and cheaper than
+    Int64 division and modulo): ``HH*3600 + MM*60 + SS = HHMMSS - 40*(HHMMSS // 100) - 2400*(HHMMSS // 10_000)``
+    and ``MMSS = HHMMSS - 10_000*HH``, ``SS = HHMMSS - 100*(HHMMSS // 100)``.
     """
     value = pl.col(column)
     whole = value.floor()
-    hhmmss = whole.cast(pl.Int64)
-    seconds = hhmmss // 10_000 * 3600 + hhmmss // 100 % 100 * 60 + hhmmss % 100
-    return seconds * _US + ((value - whole) * _US).round().cast(pl.Int64)
+    hhmm, hh = (whole / 100.0).floor(), (whole / 10_000.0).floor()  # exact: integers below 2^53
+    valid = (value >= 0) & (value < 240_000) & (whole - 10_000.0 * hh < 6_000) & (whole - 100.0 * hhmm < 60)
+    seconds = whole - 40.0 * hhmm - 2400.0 * hh
+    return pl.when(valid).then(seconds * _US + ((value - whole) * _US).round()).cast(pl.Int64)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -706,7 +728,13 @@ def _build_telemetry(
     units: list[str],
     created_at: datetime | None,
 ) -> _Built:
-    """Canonical wide columns, the tall sink and its registry from the parsed ``[data]`` frame."""
+    """Canonical wide columns, the tall sink and its registry from the parsed ``[data]`` frame (with its
+    ``__tod`` column, see :meth:`_DataBlock.read`).
+
+    One small aggregate pass finds the facts that shape the result (rows to drop, degrees or minutes,
+    midnight rollover); then two queries run together: one ``select`` building every canonical column, cast
+    to its :data:`pitwall.schema.TELEMETRY` dtype, and one unpivot of the kept rows' other channels.
+    """
     wide: dict[str, pl.Expr] = {}
     quantity_column: dict[str, str] = {}
     tall: list[int] = []
@@ -723,63 +751,68 @@ def _build_telemetry(
                 continue
             quantity_column[quantity] = name
             wide[target] = _canonical_expr(name, target, 1.0 if factors is None else factors[unit_key])
-    time_name = quantity_column["time"]
     lat_name, lon_name = quantity_column.get("lat"), quantity_column.get("lon")
     position = (lat_name, lon_name) if lat_name is not None and lon_name is not None else None
     zero_position = (pl.col(position[0]) == 0) & (pl.col(position[1]) == 0) if position else pl.lit(False)
 
-    # Rows before GPS lock (a leading run) and duplicate timestamps after it: counted in one pass, then
-    # removed (no copy when there is nothing to remove, the usual case).
-    frame = frame.with_columns(_time_of_day_us(time_name).alias("__tod"))
+    # Rows before GPS lock (a leading run) and duplicate timestamps after it are removed (no copy when there
+    # is nothing to remove, the usual case).
     tod = pl.col("__tod")
     step = tod.shift(-1) - tod
     step = pl.when(step < -_DAY_US // 2).then(step + _DAY_US).otherwise(step)
     stray = ((step < 0) | (step > _PREFIX_GAP_US)).fill_null(False)
-    prefix = ((tod == 0) | zero_position | stray).cast(pl.Int8).cum_min().sum()
-    duplicate = (tod == tod.shift(1)).fill_null(False) & (pl.int_range(pl.len()) > prefix)
+    before_lock = (tod == 0) | zero_position | stray  # a null neither counts nor ends the leading run
+
+    def kept_facts(n_prefix: int) -> dict[str, pl.Expr]:
+        kept_step = tod.slice(n_prefix).diff()
+        return {"duplicates": (kept_step == 0).sum(), "rollover": (kept_step < -_DAY_US // 2).any()}
+
     coordinates = [pl.col(c).abs().fill_nan(None).max() for c in position or ()]
-    facts = frame.select(
-        prefix=prefix,
-        duplicates=duplicate.sum(),
+    facts = frame.select(  # one pass, assuming the usual case: the first row is already locked
+        first_row_locked=before_lock.first().not_(),
         largest=pl.max_horizontal(coordinates) if coordinates else pl.lit(None, pl.Float64),
-        rollover=(tod.diff() < -_DAY_US // 2).any(),
+        **kept_facts(0),
     ).row(0, named=True)
-    n_prefix, n_duplicate = int(facts["prefix"]), int(facts["duplicates"])
-    kept = (
-        frame.filter((pl.int_range(pl.len()) >= prefix) & ~duplicate)
-        if n_duplicate
-        else frame.slice(n_prefix)
-    )
-    if facts["rollover"]:  # a step back of more than 12 h anywhere: midnight, unroll the time of day
+    n_prefix = 0
+    if not facts["first_row_locked"]:
+        n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
+        facts |= frame.select(**kept_facts(n_prefix)).row(0, named=True)
+    n_duplicate = int(facts["duplicates"])
+    kept = frame.lazy().slice(n_prefix) if n_prefix else frame.lazy()
+    if n_duplicate:  # of consecutive rows with the same time, the first
+        kept = kept.filter((tod.diff() != 0).fill_null(True))
+    if facts["rollover"]:  # a step back of more than 12 h: midnight, unroll the time of day
         rollovers = (tod.diff() < -_DAY_US // 2).fill_null(False).cast(pl.Int64).cum_sum()
         kept = kept.with_columns(tod + rollovers * _DAY_US)
 
     minutes = facts["largest"] is not None and facts["largest"] > 180  # a degree never exceeds 180
     wide["frame_idx"] = pl.int_range(pl.len(), dtype=pl.Int64)
-    wide["t_s"] = (tod - tod.first()) / _US
+    # × the reciprocal, explicitly: Polars' ``/ scalar`` is that on full-size frames but exact division on
+    # some tiny ones (it depends on the engine), and t_s must not change in the last bit with the plan
+    wide["t_s"] = (tod - tod.first()) * (1 / _US)
     if created_at is not None:
         wide["utc"] = _utc_expr(created_at)
     if position is not None:
         scale, lon_scale = (1 / 60, -1 / 60) if minutes else (1.0, 1.0)
         wide["lat_deg"] = pl.when(~zero_position).then(pl.col(position[0]) * scale)
         wide["lon_deg"] = pl.when(~zero_position).then(pl.col(position[1]) * lon_scale)
-    distance = (
-        pl.map_batches(["lat_deg", "lon_deg"], _cumulative_distance, return_dtype=pl.Float64)
-        if position is not None
-        else pl.lit(None, pl.Float64)
+        wide["distance_m"] = pl.map_batches(
+            [wide["lat_deg"], wide["lon_deg"]], _cumulative_distance, return_dtype=pl.Float64
+        )
+    telemetry_plan = kept.select(
+        (wide[name] if name in wide else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in schema.TELEMETRY.items()
     )
-    telemetry_plan = kept.lazy().select(**wide).with_columns(distance_m=distance)
     tall_names = [names[i] for i in tall]
     signals_plan = (
-        kept.lazy()
-        .select(pl.col(tall_names), __t_s=wide["t_s"])  # a channel may be called "t_s"
+        kept.select(pl.col(tall_names), __t_s=wide["t_s"])  # a channel may be called "t_s"
         .unpivot(tall_names, index="__t_s", variable_name="signal_name", value_name="value")
         .drop_nulls("value")
         .select("signal_name", t_s="__t_s", value="value")
         if tall_names
         else pl.LazyFrame(schema=SIGNALS_SCHEMA)
     )
-    telemetry, signals = pl.collect_all([telemetry_plan, signals_plan])
+    telemetry, signals = pl.collect_all([telemetry_plan, signals_plan], engine="in-memory")
     registry = pl.DataFrame(
         {
             "signal_name": tall_names,
@@ -790,8 +823,8 @@ def _build_telemetry(
         schema=dict.fromkeys(("signal_name", "unit", "source", "description"), pl.String()),
     )
     return _Built(
-        schema.conform(telemetry, schema.TELEMETRY),
-        schema.conform(signals, SIGNALS_SCHEMA),
+        telemetry,
+        signals,
         schema.conform(registry, schema.SIGNAL_REGISTRY),
         minutes,
         n_prefix,
@@ -826,10 +859,11 @@ def _utc_expr(created_at: datetime) -> pl.Expr:
 
 def _cumulative_distance(position: Sequence[pl.Series]) -> pl.Series:
     """Cumulative great-circle distance (m) along (``lat_deg``, ``lon_deg``); a step touching a missing
-    position adds nothing."""
-    lat, lon = position[0].to_numpy(), position[1].to_numpy()
-    steps = np.fmax(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]), 0.0)  # NaN (no position) → 0
-    return pl.Series("distance_m", np.concatenate((np.zeros(min(len(lat), 1)), np.cumsum(steps))))
+    position adds nothing. Steps are :func:`pitwall.analysis.geo.path_steps_m`."""
+    steps = path_steps_m(position[0].to_numpy(), position[1].to_numpy())
+    distance = np.zeros(len(position[0]))
+    np.cumsum(np.fmax(steps, 0.0), out=distance[1:])  # NaN (no position) → 0
+    return pl.Series("distance_m", distance)
 
 
 # ---------------------------------------------------------------------------------------------------

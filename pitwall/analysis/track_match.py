@@ -27,6 +27,9 @@ from pitwall.track import Track
 
 MOVE_STEP_M = 2.0
 """Fixes are thinned to one per this distance travelled (metres)."""
+MAX_FIXES = 4_000
+"""Longer recordings are thinned evenly to this many moving fixes: the shares are proportions, and 4,000
+fixes still visit every coverage bin of a lap many times over, while projection cost grows with the count."""
 MIN_MOVING_FIXES = 20
 """Fewer moving fixes than this (≈40 m of driving) cannot identify a track."""
 MIN_ON_SHARE = 0.6
@@ -52,6 +55,8 @@ def detect_track(
     lat, lon = _moving_fixes(np.asarray(lat_deg, dtype=np.float64), np.asarray(lon_deg, dtype=np.float64))
     if lat.shape[0] < MIN_MOVING_FIXES:
         return None
+    stride = -(-lat.shape[0] // MAX_FIXES)
+    lat, lon = lat[::stride], lon[::stride]
     centre_lat, centre_lon = float(np.median(lat)), float(np.median(lon))
     scored: list[tuple[float, float, Track]] = []  # (score, median |offset_m|, track)
     for track in tracks:

@@ -168,7 +168,7 @@ async def _stream(
             if sub.dropped > reported_dropped:
                 reported_dropped = sub.dropped
                 chunks.append(b'event: dropped\ndata: {"dropped":%d}\n\n' % reported_dropped)
-            chunks += [b"id: %d\ndata: %s\n\n" % (event.seq, event.data) for event in batch]
+            chunks += [event.sse for event in batch]
             yield _Encoded(raw=b"".join(chunks))
     finally:
         bus.unsubscribe(sub)

@@ -50,6 +50,7 @@ class Event:
     seq: int
     data: bytes
     published_ns: int  # time.monotonic_ns() at publish, for latency measurements
+    sse: bytes  # the event as an SSE message (``id: <seq>`` + ``data: <json>``), built once for every client
 
 
 def encode_frames(wide: pl.DataFrame) -> list[bytes]:
@@ -201,7 +202,10 @@ class TelemetryBus:
         now = time.monotonic_ns()
         with self._lock:
             seq = self._seq[topic]
-            events = [Event(topic, next(seq), data, now) for data in payloads]
+            events = []
+            for data in payloads:
+                n = next(seq)
+                events.append(Event(topic, n, data, now, b"id: %d\ndata: %s\n\n" % (n, data)))
             self._published[topic] += len(events)
             subs = self._subs[topic]
         to_wake: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks import report
 from benchmarks.store_write import export_rows_s, parquet_rows_s, peak_rss_growth_mb
 from pitwall.analysis.geo import from_local_xy
 from pitwall.formats.track import TrackLibrary
@@ -110,14 +111,8 @@ def write_benchmark_file(directory: Path, hours: int = 1) -> Path:
 
 
 def record(bench: str, value: float, unit: str, baseline: float, digits: int = 3) -> dict[str, object]:
-    """One result line; ``ratio`` is value / baseline."""
-    return {
-        "bench": bench,
-        "value": round(value, digits),
-        "unit": unit,
-        "baseline": round(baseline, digits),
-        "ratio": round(value / baseline, 3) if baseline else None,
-    }
+    """One result line (:func:`benchmarks.report.record`); ``ratio`` is value / baseline."""
+    return report.record(bench, value, unit, baseline, digits=digits, baseline_digits=digits, ratio_digits=3)
 
 
 def _time_into(task: Callable[[], object], samples: list[float]) -> None:

@@ -33,12 +33,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +48,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from pitwall import DATA_DIR, REPO_DIR
+from benchmarks import report
+from pitwall import DATA_DIR
+from pitwall.devserver import server_process
 from pitwall.formats.car import load_car
 from pitwall.store import open_store
 
@@ -79,12 +79,7 @@ def event_ids(block: bytes) -> tuple[int, int, int]:
 
 
 def emit(bench: str, value: float, unit: str, baseline: float | None) -> None:
-    ratio = None if not baseline else round(value / baseline, 3)
-    print(
-        json.dumps(
-            {"bench": bench, "value": round(value, 3), "unit": unit, "baseline": baseline, "ratio": ratio}
-        )
-    )
+    report.emit(bench, value, unit, baseline, digits=3, baseline_digits=3, ratio_digits=3)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -205,24 +200,9 @@ def main() -> int:
     speed = args.fps / sum(f.rate_hz for f in car.frames)
     tmp = Path(tempfile.mkdtemp(prefix="pitwall-bench-live-"))
     db = tmp / "live.duckdb"
-    port = free_port()
-    log = (tmp / "server.log").open("wb")
-    command = [sys.executable, "-m", "pitwall", "--simulate", "--simulate-speed", f"{speed:.4f}"]
-    server = subprocess.Popen(
-        [*command, "--db", str(db), "--port", str(port), "--log-level", "warning"],
-        cwd=REPO_DIR,
-        env={**os.environ, "PYTHONPATH": str(REPO_DIR)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_healthy(port, server)
-        result = asyncio.run(measure(server, port, args))
+    with server_process(db, "--simulate", "--simulate-speed", f"{speed:.4f}") as (server, url):
+        result = asyncio.run(measure(server, int(url.rsplit(":", 1)[1]), args))
         server.wait(timeout=60)
-    finally:
-        if server.poll() is None:
-            server.kill()
-        log.close()
 
     clients: list[Client] = result["clients"]
     store = open_store(db)
@@ -250,26 +230,6 @@ def main() -> int:
     emit("live.can_backlog_frames", result["backlog"], "frames", None)
     emit("live.loadavg_1m", os.getloadavg()[0], "runnable", None)
     return 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(port: int, server: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with {server.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0, trust_env=False).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not answer /health")
 
 
 if __name__ == "__main__":

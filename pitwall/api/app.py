@@ -28,6 +28,7 @@ from pitwall import __version__
 from pitwall.api import (
     analysis,
     cars,
+    coach,
     core,
     diagnostics,
     exports,
@@ -67,6 +68,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     laps.router,
     analysis.router,
     track.router,
+    coach.router,
 ]
 """Every router of the app, one line each."""
 
@@ -117,7 +119,11 @@ async def resources(app: Litestar) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(_close_resources, app.state)
 
 
-LIFESPANS: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] = [resources, realtime.realtime]
+LIFESPANS: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] = [
+    resources,
+    realtime.realtime,
+    coach.coach_lifespan,
+]
 """Lifespan context managers, entered in order on startup and exited in reverse on shutdown."""
 
 

@@ -31,7 +31,8 @@ def _can_status(live: Any) -> CanStatus | None:
 @get("/health", operation_id="health", sync_to_thread=True)
 def health(state: State) -> Health:
     """Liveness probe. ``duckdb`` is true when the store is open (also for the SQLite backend, per contract);
-    ``engine`` and ``coach`` are null (no ML engine or LLM coach is loaded); ``active_session_id`` is the
+    ``engine`` is null (no ML engine is loaded); ``coach`` is ``"rule"`` while the rule coach runs (its
+    concepts loaded), else null; ``active_session_id`` is the
     newest session without ``ended_at``; ``can`` is null when no live reader runs."""
     store: Store | None = state.get("store")
     track = state.get("track")
@@ -39,7 +40,7 @@ def health(state: State) -> Health:
         status="ok",
         version=__version__,
         engine=None,
-        coach=None,
+        coach=state.get("coach_engine"),
         track=None if track is None else track.name,
         duckdb=store is not None,
         active_session_id=None if store is None else _active_session_id(store),

@@ -51,7 +51,7 @@ class CanStatus(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
-    """``GET /health``. ``engine``/``coach`` are null: no ML engine or LLM coach is loaded."""
+    """``GET /health``. ``engine`` is null (no ML engine); ``coach`` is ``"rule"`` while the rule coach runs."""
 
     status: str
     version: str

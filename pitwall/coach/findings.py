@@ -19,6 +19,7 @@ class Finding:
 
     ``kind`` names the rule or question that produced it (e.g. ``corner_time_loss``, ``lap_delta``);
     ``concept`` is the id of the pedagogical concept it illustrates (``data/coach/concepts.yaml``) or ``None``.
+    ``corner_name`` is the corner's public name when the track has one (``"The Carousel"``).
     ``gain_s`` is the time to gain in seconds (positive) where one applies; ``metrics`` holds the numbers with
     unit-suffixed keys (``entry_speed_kph``, ``brake_point_s_m``…).
     """
@@ -27,6 +28,7 @@ class Finding:
     metrics: Mapping[str, float | int | None] = field(default_factory=dict)
     concept: str | None = None
     corner: str | None = None
+    corner_name: str | None = None
     sector: int | None = None
     lap: int | None = None
     s_m: float | None = None
@@ -39,6 +41,7 @@ class Finding:
             "kind": self.kind,
             "concept": self.concept,
             "corner": self.corner,
+            "corner_name": self.corner_name,
             "sector": self.sector,
             "lap": self.lap,
             "s_m": self.s_m,

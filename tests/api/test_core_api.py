@@ -18,7 +18,7 @@ def test_health_reports_store_track_and_active_session(client: TestClient[Litest
     body = client.get("/health").json()
     assert body["status"] == "ok"
     assert body["version"] == __version__
-    assert body["engine"] is None and body["coach"] is None and body["can"] is None
+    assert body["engine"] is None and body["coach"] == "rule" and body["can"] is None
     assert body["duckdb"] is True
     assert body["track"] == "Sonoma Raceway"
     assert body["active_session_id"] is None

@@ -90,7 +90,8 @@ def window_metrics(frames: pl.DataFrame) -> Metrics:
     """Burst metrics of a window of telemetry rows (the same pedal states as ``pitwall.analysis.pedals``).
 
     Requires ``t_s`` (s, ordered), ``speed_kph``, ``throttle_pct`` (%), ``brake_bar``/``brake_pct``,
-    ``g_lat``, ``g_long`` (g). Adds ``frame_count``.
+    ``g_lat``, ``g_long`` (g). Adds ``frame_count``. ``coast_pct`` is null when the throttle is not logged,
+    ``trail_brake_pct`` when ``g_lat`` is not.
     """
     pedals = pedal_time_session(frames.lazy()).collect().row(0, named=True)
     stats = frames.select(
@@ -102,9 +103,10 @@ def window_metrics(frames: pl.DataFrame) -> Metrics:
         pl.col("speed_kph").mean().alias("avg_speed_kph"),
     ).row(0, named=True)
     metrics = row_metrics(stats)
-    for state in ("coast", "trail_brake"):
+    logged = {name: frames[name].null_count() < frames.height for name in ("throttle_pct", "g_lat")}
+    for state, needs in (("coast", "throttle_pct"), ("trail_brake", "g_lat")):
         frac = pedals[f"{state}_frac"]
-        metrics[f"{state}_pct"] = None if frac is None else 100.0 * frac
+        metrics[f"{state}_pct"] = None if frac is None or not logged[needs] else 100.0 * frac
     metrics["frame_count"] = float(frames.height)
     return metrics
 

@@ -3,7 +3,8 @@
 :class:`LiveCoach` is fed decoded telemetry frames in order (:class:`LiveFrame`, the telemetry-topic shape of
 :mod:`pitwall.live.bus`, reduced to the fields the coach reads). It keeps a window of at least
 ``CueLimits.burst_s`` data seconds; once the window is long enough, the first frame in a low-load zone
-(|g_lat| below ``low_load_g_lat`` *and*, when the track is known, outside every corner's entry–exit span)
+(|g_lat| below ``low_load_g_lat`` *and*, when the car's track position is known, outside every corner's
+entry–exit span; see :meth:`LiveCoach.zone`)
 closes it: the window's metrics (:func:`pitwall.coach.cues.window_metrics`) fire concepts, and the
 :class:`~pitwall.coach.cues.CueGate` keeps at most ``max_items`` of them, none repeated within
 ``repeat_gap_s`` data seconds. A window that ends in a corner keeps growing (trimmed to ``max_window_s``).
@@ -109,20 +110,21 @@ class LiveCoach:
         self._next_check_t = -math.inf
 
     def zone(self, frame: LiveFrame) -> _Zone:
-        """Low load: |g_lat| below the limit and (track known) outside every corner's entry–exit span."""
+        """Low load: |g_lat| below the limit and, when the track position is known, outside every corner's
+        entry–exit span. An unlogged ``g_lat`` leaves the decision to the position; with neither known the
+        zone is not low-load (the coach stays quiet)."""
         s_m = math.nan
-        if (
-            self._line is not None
-            and self._track is not None
-            and frame.lat_deg is not None
-            and frame.lon_deg is not None
-        ):
+        track, line = self._track, self._line
+        if line is not None and track is not None and frame.lat_deg is not None and frame.lon_deg is not None:
             heading = np.array([math.nan if frame.heading_deg is None else frame.heading_deg])
-            s, _ = self._line.project(np.array([frame.lat_deg]), np.array([frame.lon_deg]), heading, 50.0)
+            s, _ = line.project(np.array([frame.lat_deg]), np.array([frame.lon_deg]), heading, 50.0)
             s_m = float(s[0])
-        g_ok = frame.g_lat is not None and abs(frame.g_lat) < self.limits.low_load_g_lat
-        in_corner = not math.isnan(s_m) and any(
-            c.s_entry_m <= s_m <= c.s_exit_m for c in (self._track.corners if self._track else ())
+        s_known, g_known = not math.isnan(s_m), frame.g_lat is not None
+        if not (s_known or g_known):
+            return _Zone(low_load=False, s_m=s_m)
+        g_ok = not g_known or abs(frame.g_lat or 0.0) < self.limits.low_load_g_lat
+        in_corner = s_known and any(
+            c.s_entry_m <= s_m <= c.s_exit_m for c in (track.corners if track else ())
         )
         return _Zone(low_load=g_ok and not in_corner, s_m=s_m)
 

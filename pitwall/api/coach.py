@@ -57,15 +57,10 @@ from pitwall.coach.history import (
 from pitwall.coach.live import FRAME_DECODER, LiveCoach
 from pitwall.coach.metrics import (
     confidence,
-    corner_metrics,
-    lap_metrics,
-    row_metrics,
-    sampling,
-    session_metrics,
 )
 from pitwall.coach.pace_notes import pace_note
 from pitwall.coach.render import emotion_for, render_findings, render_markdown
-from pitwall.coach.rules import session_findings, top_opportunities
+from pitwall.coach.rules import SessionReview, review_session
 from pitwall.coach.score import score_rubric
 from pitwall.formats.errors import ReadError
 from pitwall.importer import import_vbo_file
@@ -368,45 +363,30 @@ class InsightsResponse(msgspec.Struct):
 
 @dataclass(frozen=True)
 class SessionCoaching:
-    """A session's findings and what produced them (one computation shared by debrief, score, insights)."""
+    """A session's review and what produced it (one computation shared by debrief, score, insights, brief)."""
 
     prepared: Prepared
     summary: pl.DataFrame
-    metrics: dict[str, float | None]
-    findings: list[Finding]
+    review: SessionReview
     reference_file: str | None
 
 
 def session_coaching(state: State, session_id: str) -> SessionCoaching:
-    """Run the pipelines a coach needs on one session (404 unknown, 400 without a complete lap)."""
+    """Review one session with the pipelines the analysis routes use (404 unknown, 400 without a complete
+    lap); the corner summary uses the same reference as ``GET /session/<sid>/corners`` (``auto``)."""
     prepared = _prepared(state, session_id)
-    view = prepared.view
     gold, source = _reference(prepared, "auto")
     summary = _summary(prepared, gold)
-    passes = prepared.passes().lazy()
-    length = view.track.length_m
-    metrics = row_metrics(
-        pl.concat(
-            [
-                session_metrics(prepared.driving, passes, summary.lazy(), view.laps.lazy(), length_m=length),
-                lap_metrics(view.laps.lazy()).select("best_lap_s", "mean_lap_s"),
-            ],
-            how="horizontal",
-        )
-        .collect()
-        .row(0, named=True)
-    )
-    rate = sampling(prepared.driving).collect().row(0, named=True)
-    findings = session_findings(
+    review = review_session(
+        driving=prepared.driving,
+        passes=prepared.passes(),
         summary=summary,
-        corners=corner_metrics(passes, summary.lazy(), length_m=length).collect(),
         splits=prepared.sectors(),
-        metrics=metrics,
-        track=view.track,
+        laps=prepared.view.laps,
+        track=prepared.view.track,
         concepts=concepts_of(state),
-        confidence=confidence(rate["sample_hz"], rate["median_sats"]),
     )
-    return SessionCoaching(prepared, summary, metrics, findings, source)
+    return SessionCoaching(prepared, summary, review, source)
 
 
 def _finding_out(
@@ -544,12 +524,12 @@ def debrief(state: State, data: DebriefRequest) -> DebriefResponse:
     concepts = concepts_of(state)
     session_id = _debrief_session(state, data)
     coaching = session_coaching(state, session_id)
-    top = top_opportunities(coaching.findings)
-    view = coaching.prepared.view
-    narrative = render_markdown(coaching.findings, top, concepts, title=f"Debrief: {view.track.name}")
-    fired_ids = {f.concept for f in coaching.findings if f.concept}
-    emotion = emotion_for(coaching.findings)
-    findings = [_finding_out(f, concepts) for f in coaching.findings]
+    review, view = coaching.review, coaching.prepared.view
+    top = review.top
+    narrative = render_markdown(review.findings, top, concepts, title=f"Debrief: {view.track.name}")
+    fired_ids = {f.concept for f in review.findings if f.concept}
+    emotion = emotion_for(review.findings)
+    findings = [_finding_out(f, concepts) for f in review.findings]
     opportunities = [_finding_out(f, concepts, Opportunity, rank=i) for i, f in enumerate(top, 1)]
     note_id = store_of(state).add_coaching_note(
         session_id,
@@ -558,7 +538,7 @@ def debrief(state: State, data: DebriefRequest) -> DebriefResponse:
         {
             "kind": "debrief",
             "driver_id": data.driver_id,
-            "findings": [f.to_dict() for f in coaching.findings],
+            "findings": [f.to_dict() for f in review.findings],
         },
     )
     return DebriefResponse(
@@ -571,7 +551,7 @@ def debrief(state: State, data: DebriefRequest) -> DebriefResponse:
         opportunities=opportunities,
         findings=findings,
         fragments=Fragments(
-            telemetry=dict(coaching.metrics),
+            telemetry=dict(review.metrics),
             highlights=[o.text for o in opportunities],
             concepts=_concept_items([c for c in concepts if c.id in fired_ids]),
         ),
@@ -588,7 +568,7 @@ def score(state: State, data: ScoreRequest) -> ScoreResponse:
     404 unknown session, 400 no complete lap."""
     coaching = session_coaching(state, data.session_id)
     overall = overall_grade(coaching.summary.lazy()).collect().row(0, named=True)
-    items, grade, points = score_rubric(coaching.metrics, overall)
+    items, grade, points = score_rubric(coaching.review.metrics, overall)
     narrative = " ".join(f"{i.item.capitalize()}: {i.grade or 'not graded'}, {i.reason}." for i in items)
     return ScoreResponse(
         session_id=data.session_id,
@@ -632,7 +612,7 @@ def _history(
                 pl.lit(sid).alias("session_id"), "corner", "corner_name", "delta_to_reference_s"
             )
         )
-        for concept_id in {f.concept for f in coaching.findings if f.concept}:
+        for concept_id in {f.concept for f in coaching.review.findings if f.concept}:
             concept_sessions[concept_id] = concept_sessions.get(concept_id, 0) + 1
     stack = pl.concat(parts) if parts else pl.DataFrame(schema=HISTORY_COLUMNS)
     return corner_history(stack.lazy()).collect(), concept_sessions, used, skipped

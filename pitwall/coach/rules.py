@@ -7,6 +7,8 @@ Inputs are the collected results an edge (API handler, notebook) already compute
 * ``splits`` — :func:`pitwall.analysis.sectors.sector_splits` (one row per lap × sector);
 * ``metrics`` — :func:`pitwall.coach.metrics.session_metrics` as a dict, plus ``best_lap_s``/``mean_lap_s``.
 
+:func:`review_session` composes it all from the pipelines' outputs (the API and the notebooks call it).
+
 A corner's time to gain is the summary's ``delta_to_reference_s`` (mean pass − reference, s) unchanged, so a
 debrief's seconds equal ``GET /session/<sid>/corners``.
 """
@@ -21,7 +23,16 @@ import polars as pl
 
 from pitwall.coach.concepts import Concept, fired
 from pitwall.coach.findings import Finding
-from pitwall.coach.metrics import CORNER_METRICS, Metrics, row_metrics
+from pitwall.coach.metrics import (
+    CORNER_METRICS,
+    Metrics,
+    confidence,
+    corner_metrics,
+    lap_metrics,
+    row_metrics,
+    sampling,
+    session_metrics,
+)
 from pitwall.track import Track
 
 SESSION_CONCEPT_METRICS: Final = (
@@ -196,3 +207,51 @@ def top_opportunities(
     """The ``top_n`` corner findings with the most time to gain, largest first."""
     corners = [f for f in findings if f.kind == "corner_time_loss" and f.gain_s is not None]
     return sorted(corners, key=lambda f: -(f.gain_s or 0.0))[: limits.top_n]
+
+
+@dataclass(frozen=True)
+class SessionReview:
+    """A session's coaching: its metrics (``pitwall.coach.metrics`` names plus ``best_lap_s``/``mean_lap_s``),
+    findings (:func:`session_findings`), top opportunities and the confidence they carry."""
+
+    metrics: dict[str, float | None]
+    findings: list[Finding]
+    top: list[Finding]
+    confidence: float
+
+
+def review_session(
+    *,
+    driving: pl.LazyFrame,
+    passes: pl.DataFrame,
+    summary: pl.DataFrame,
+    splits: pl.DataFrame,
+    laps: pl.DataFrame,
+    track: Track,
+    concepts: Sequence[Concept],
+    limits: FindingLimits = FINDING_LIMITS,
+) -> SessionReview:
+    """Every finding of one session from the pipelines' results.
+
+    ``driving``: telemetry of the complete laps with (derived) g and ``offset_m`` (see
+    :func:`pitwall.coach.metrics.driving_metrics`); ``passes``: :func:`pitwall.analysis.corners.corner_passes`
+    of those laps; ``summary``: :func:`pitwall.analysis.corners.corner_summary` of them; ``splits``:
+    :func:`pitwall.analysis.sectors.sector_splits`; ``laps``: the ``schema.LAPS`` table.
+    """
+    length = track.length_m
+    lap_row = lap_metrics(laps.lazy()).select("best_lap_s", "mean_lap_s")
+    every = session_metrics(driving, passes.lazy(), summary.lazy(), laps.lazy(), length_m=length)
+    metrics = row_metrics(pl.concat([every, lap_row], how="horizontal").collect().row(0, named=True))
+    rate = sampling(driving).collect().row(0, named=True)
+    conf = confidence(rate["sample_hz"], rate["median_sats"])
+    findings = session_findings(
+        summary=summary,
+        corners=corner_metrics(passes.lazy(), summary.lazy(), length_m=length).collect(),
+        splits=splits,
+        metrics=metrics,
+        track=track,
+        concepts=concepts,
+        confidence=conf,
+        limits=limits,
+    )
+    return SessionReview(metrics, findings, top_opportunities(findings, limits=limits), conf)

@@ -39,7 +39,7 @@ from pitwall.store import open_store
 from tests.analysis import simulate_laps
 
 NOTEBOOKS = REPO_DIR / "notebooks"
-NAMES = ("session_explorer", "lap_compare", "can_inspector", "driver_progress")
+NAMES = ("session_explorer", "lap_compare", "can_inspector", "driver_progress", "coach_review")
 CAR = DATA_DIR / "cars" / "bmw_e46_m3.yaml"
 DBC = DATA_DIR / "dbc" / "pitwall.dbc"
 RUN04 = "25IR05_RdAm_FP1_Run04_KO.vbo"
@@ -312,3 +312,24 @@ def test_sample_db_build_fails_cleanly_and_keeps_the_old_database(tmp_path: Path
         "",
         "",
     ]
+
+
+def test_coach_review_shows_the_debrief_findings_beside_the_traces(
+    two_laps_db: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, sid = two_laps_db
+    png = tmp_path / "review.png"
+    defs = run_notebook("coach_review", monkeypatch, "--db", str(db), "--session", sid, "--png", str(png))
+    review = defs["review"]
+    with TestClient(create_app(Settings(db=db))) as client:
+        corners = client.get(f"/session/{sid}/corners").json()["corners"]
+    expected = sorted(corners, key=lambda c: -c["delta_to_reference_s"])[:3]
+    assert [(f.corner, f.gain_s) for f in review.top] == [
+        (c["corner"], c["delta_to_reference_s"]) for c in expected
+    ]
+    table: pl.DataFrame = defs["findings_table"]
+    assert table.height == len(review.findings) and table["text"].str.len_chars().min() > 0
+    assert table.filter(pl.col("kind") == "corner_time_loss")["s_m"].null_count() == 0
+    panels = defs["review_chart"].to_dict()["vconcat"]
+    assert len(panels) == 3  # speed, throttle, brake_bar: the brake_pct channel is not logged
+    assert png.read_bytes()[:8] == PNG_MAGIC

@@ -64,7 +64,7 @@ from pitwall.coach.rules import SessionReview, review_session
 from pitwall.coach.score import score_rubric
 from pitwall.formats.errors import ReadError
 from pitwall.importer import import_vbo_file
-from pitwall.store.base import Store
+from pitwall.store.base import Store, UnknownSession
 from pitwall.track import Track
 
 log = logging.getLogger("pitwall.coach")
@@ -106,7 +106,7 @@ def _track_of_session(state: State, store: Store, session_id: str) -> Track | No
     library = track_library_of(state)
     try:
         track_id = store.get_session(session_id).track_id
-    except Exception:  # an unknown session (e.g. a replay of another database): fall back to the active track
+    except UnknownSession:  # e.g. frames of a session this database does not hold: the active track
         track_id = ""
     if track_id and library is not None:
         with contextlib.suppress(KeyError):
@@ -136,7 +136,7 @@ async def _run_live_coach(state: State) -> None:
                 bus.publish("cues", cue)
     except asyncio.CancelledError:
         raise
-    except Exception:  # the coach must never take the live path down
+    except Exception:  # the coach must never take the live path down (the routes keep working)
         log.exception("live coach stopped")
     finally:
         bus.unsubscribe(sub)

@@ -90,6 +90,7 @@ def _(db_path, session_picker):
         laps=view.laps,
         track=view.track,
         concepts=concepts,
+        telemetry=view.telemetry,
     )
     return concepts, review, summary, view
 

@@ -385,6 +385,7 @@ def session_coaching(state: State, session_id: str) -> SessionCoaching:
         laps=prepared.view.laps,
         track=prepared.view.track,
         concepts=concepts_of(state),
+        telemetry=prepared.view.telemetry,
     )
     return SessionCoaching(prepared, summary, review, source)
 

@@ -15,6 +15,7 @@ from pitwall.coach.concepts import Concept
 from pitwall.coach.findings import Finding
 
 DECIMALS: Final = (
+    ("_lap", 0),
     ("_pct_s", 0),
     ("_kph", 1),
     ("_pct", 1),
@@ -24,7 +25,7 @@ DECIMALS: Final = (
     ("_m", 0),
     ("_s", 2),
 )
-"""Decimals shown per unit suffix (first match wins); other numbers get 2."""
+"""Decimals shown per unit suffix (first match wins; ``_lap`` is a lap number); other numbers get 2."""
 
 _PLACEHOLDER: Final = re.compile(r"\{([a-z0-9_]+)\}")
 
@@ -67,6 +68,18 @@ def render_finding(finding: Finding, concepts: Mapping[str, Concept]) -> str:
         return fill(
             f"Sector {finding.sector}: {fmt('gain_s', finding.gain_s)} s between your mean ({{mean_sector_s}} s) "
             f"and your best ({{best_sector_s}} s, lap {finding.lap}).",
+            m,
+        )
+    if finding.kind == "braking_point":
+        return fill(
+            f"{corner_label(finding)}: you brake {{brake_earlier_m}} m earlier on average than on your best pass "
+            "(at {mean_brake_point_s_m} m instead of {best_brake_point_s_m} m).",
+            m,
+        )
+    if finding.kind == "delta_t_loss":
+        return fill(
+            f"Lap {finding.lap} lost {fmt('gain_s', finding.gain_s)} s to lap {{ref_lap}} between {{from_s_m}} m "
+            "and {to_s_m} m ({lap_delta_s} s over the lap).",
             m,
         )
     if finding.kind == "lap_consistency":

@@ -21,6 +21,7 @@ from typing import Final
 
 import polars as pl
 
+from pitwall.analysis.delta import delta_t, lap_traces
 from pitwall.coach.concepts import Concept, fired
 from pitwall.coach.findings import Finding
 from pitwall.coach.metrics import (
@@ -49,11 +50,14 @@ SESSION_CONCEPT_METRICS: Final = (
 
 @dataclass(frozen=True)
 class FindingLimits:
-    """Thresholds of the session rules: the smallest time loss worth a finding (s) and how many opportunities
-    a debrief lists."""
+    """Thresholds of the session rules: the smallest time loss worth a finding (s), how many opportunities a
+    debrief lists, how much earlier than on the best pass the mean brake point must be to be a finding (m), and
+    the stretch of track over which delta-T losses are summed (m)."""
 
     min_gain_s: float = 0.01
     top_n: int = 3
+    min_brake_earlier_m: float = 5.0
+    delta_window_m: float = 200.0
 
 
 FINDING_LIMITS: Final = FindingLimits()
@@ -144,6 +148,99 @@ def sector_findings(
     return out
 
 
+def _signed(delta_m: float, length_m: float) -> float:
+    """A signed distance along a closed lap, in [−length/2, length/2)."""
+    return (delta_m + length_m / 2) % length_m - length_m / 2
+
+
+def braking_findings(
+    summary: pl.DataFrame, track: Track, *, confidence: float, limits: FindingLimits = FINDING_LIMITS
+) -> list[Finding]:
+    """One ``braking_point`` finding per corner whose mean brake point (over passes) is at least
+    ``min_brake_earlier_m`` before the brake point of its best pass: ``brake_earlier_m`` metres of braking to
+    take back (``s_m`` = the mean brake point). Requires the ``corner_summary`` columns."""
+    out = []
+    for row in summary.iter_rows(named=True):
+        best, mean = row["best_brake_point_s_m"], row["mean_brake_point_s_m"]
+        if best is None or mean is None or row["n_passes"] < 2:
+            continue
+        earlier = _signed(best - mean, track.length_m)
+        if earlier < limits.min_brake_earlier_m:
+            continue
+        out.append(
+            Finding(
+                kind="braking_point",
+                metrics={
+                    "best_brake_point_s_m": best,
+                    "mean_brake_point_s_m": mean,
+                    "brake_earlier_m": earlier,
+                },
+                corner=str(row["corner"]),
+                corner_name=row.get("corner_name"),
+                s_m=mean,
+                confidence=confidence,
+            )
+        )
+    return out
+
+
+def lap_delta(
+    telemetry: pl.LazyFrame, laps: pl.DataFrame, track: Track
+) -> tuple[int, int, pl.DataFrame] | None:
+    """``(slowest, best, delta)``: delta-T (:func:`pitwall.analysis.delta.delta_t`) of the slowest complete
+    valid lap against the best one; ``None`` with fewer than two such laps. Requires what
+    :func:`pitwall.analysis.delta.lap_traces` requires."""
+    ranked = laps.filter((pl.col("kind") == "flying") & pl.col("valid")).sort("duration_s", "lap")
+    if ranked.height < 2:
+        return None
+    best, slowest = int(ranked["lap"][0]), int(ranked["lap"][-1])
+    traces = lap_traces(telemetry, laps.lazy(), track, laps=[best, slowest]).collect()
+    delta = delta_t(
+        traces.filter(pl.col("lap") == slowest).lazy(), traces.filter(pl.col("lap") == best).lazy()
+    )
+    return slowest, best, delta.collect()
+
+
+def delta_findings(
+    delta: pl.DataFrame,
+    *,
+    lap: int,
+    ref_lap: int,
+    confidence: float,
+    limits: FindingLimits = FINDING_LIMITS,
+) -> list[Finding]:
+    """A ``delta_t_loss`` finding: the stretch of ``delta_window_m`` where ``lap`` lost the most time to
+    ``ref_lap`` (``gain_s`` = delta-T growth over it, s; ``s_m`` = its start). ``delta`` has ``s_m``, ``delta_s``
+    (:func:`pitwall.analysis.delta.delta_t`, on an even grid)."""
+    if delta.height < 2:
+        return []
+    step = float(delta["s_m"][1] - delta["s_m"][0])
+    k = max(1, round(limits.delta_window_m / step)) if step > 0 else 1
+    grown = delta.with_columns((pl.col("delta_s").shift(-k) - pl.col("delta_s")).alias("_grown")).drop_nulls(
+        "_grown"
+    )
+    if grown.height == 0:
+        return []
+    worst = grown.row(int(grown["_grown"].arg_max() or 0), named=True)
+    if worst["_grown"] < limits.min_gain_s:
+        return []
+    return [
+        Finding(
+            kind="delta_t_loss",
+            metrics={
+                "from_s_m": worst["s_m"],
+                "to_s_m": worst["s_m"] + k * step,
+                "lap_delta_s": float(delta["delta_s"][-1]),
+                "ref_lap": ref_lap,
+            },
+            lap=lap,
+            s_m=worst["s_m"],
+            gain_s=worst["_grown"],
+            confidence=confidence,
+        )
+    ]
+
+
 def lap_findings(
     metrics: Mapping[str, float | None], concepts: Sequence[Concept], *, confidence: float
 ) -> list[Finding]:
@@ -190,12 +287,21 @@ def session_findings(
     track: Track,
     concepts: Sequence[Concept],
     confidence: float,
+    delta: tuple[int, int, pl.DataFrame] | None = None,
     limits: FindingLimits = FINDING_LIMITS,
 ) -> list[Finding]:
-    """Every finding of a session: corners (largest gain first), sectors, lap consistency, technique."""
+    """Every finding of a session: corners (largest gain first), braking points, sectors, the worst stretch of
+    the slowest lap against the best (``delta``: :func:`lap_delta`), lap consistency, technique."""
+    lap_loss = (
+        []
+        if delta is None
+        else delta_findings(delta[2], lap=delta[0], ref_lap=delta[1], confidence=confidence, limits=limits)
+    )
     return [
         *corner_findings(summary, corners, track, concepts, confidence=confidence, limits=limits),
+        *braking_findings(summary, track, confidence=confidence, limits=limits),
         *sector_findings(splits, confidence=confidence, limits=limits),
+        *lap_loss,
         *lap_findings(metrics, concepts, confidence=confidence),
         *technique_findings(metrics, concepts, confidence=confidence),
     ]
@@ -229,6 +335,7 @@ def review_session(
     laps: pl.DataFrame,
     track: Track,
     concepts: Sequence[Concept],
+    telemetry: pl.LazyFrame | None = None,
     limits: FindingLimits = FINDING_LIMITS,
 ) -> SessionReview:
     """Every finding of one session from the pipelines' results.
@@ -236,7 +343,8 @@ def review_session(
     ``driving``: telemetry of the complete laps with (derived) g and ``offset_m`` (see
     :func:`pitwall.coach.metrics.driving_metrics`); ``passes``: :func:`pitwall.analysis.corners.corner_passes`
     of those laps; ``summary``: :func:`pitwall.analysis.corners.corner_summary` of them; ``splits``:
-    :func:`pitwall.analysis.sectors.sector_splits`; ``laps``: the ``schema.LAPS`` table.
+    :func:`pitwall.analysis.sectors.sector_splits`; ``laps``: the ``schema.LAPS`` table; ``telemetry``: the
+    session's positioned telemetry (``lap``, ``t_s``, ``s_m``…), for the delta-T finding (none without it).
     """
     length = track.length_m
     lap_row = lap_metrics(laps.lazy()).select("best_lap_s", "mean_lap_s")
@@ -252,6 +360,7 @@ def review_session(
         track=track,
         concepts=concepts,
         confidence=conf,
+        delta=None if telemetry is None else lap_delta(telemetry, laps, track),
         limits=limits,
     )
     return SessionReview(metrics, findings, top_opportunities(findings, limits=limits), conf)

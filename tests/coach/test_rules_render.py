@@ -13,7 +13,9 @@ from pitwall.coach.findings import Finding, finding_numbers
 from pitwall.coach.render import emotion_for, fmt, render_findings, render_markdown
 from pitwall.coach.rules import (
     FindingLimits,
+    braking_findings,
     corner_findings,
+    delta_findings,
     lap_findings,
     sector_findings,
     session_findings,
@@ -38,6 +40,8 @@ def _summary() -> pl.DataFrame:
             "mean_min_speed_kph": [135.8, 84.7, 64.4, 57.1],
             "ref_min_speed_kph": [142.2, 88.5, 67.3, 57.1],
             "delta_to_reference_s": [0.32, 0.57, 0.38, 0.0],
+            "best_brake_point_s_m": [3990.0, 1300.0, 2060.0, None],
+            "mean_brake_point_s_m": [3980.0, 1298.0, 2050.0, None],
         }
     )
 
@@ -103,6 +107,8 @@ def test_sector_lap_and_technique_findings() -> None:
         confidence=1.0,
     )
     assert [f.kind for f in every] == ["corner_time_loss"] * 3 + [
+        "braking_point",
+        "braking_point",
         "sector_time_loss",
         "lap_consistency",
         "technique",
@@ -145,7 +151,33 @@ def test_formats_emotions_and_empty_findings() -> None:
     assert fmt("gain_s", 0.574) == "0.57" and fmt("lap_time_cv_pct", 2.345) in ("2.3", "2.4")
     assert fmt("entry_speed_kph", 101.26) == "101.3" and fmt("brake_point_s_m", 12.6) == "13"
     assert fmt("throttle_rate_p95_pct_s", 512.4) == "512" and fmt("x_m", None) == "n/a"
+    assert fmt("ref_lap", 3) == "3"
     assert render_findings([]) == "Nothing measured stands out: no finding to report."
     assert emotion_for([]) == "happy"
     assert emotion_for([Finding(kind="x", gain_s=0.6)]) == "determined"
     assert emotion_for([Finding(kind="x", gain_s=0.1)]) == "encouraging"
+
+
+def test_braking_points_wrap_at_the_line_and_need_two_passes() -> None:
+    found = braking_findings(_summary(), SONOMA, confidence=1.0)
+    assert [(f.corner, f.metrics["brake_earlier_m"]) for f in found] == [("1", 10.0), ("7", 10.0)]  # T6: 2 m
+    one = _summary().with_columns(
+        pl.Series("best_brake_point_s_m", [5.0, None, None, None]),
+        pl.Series("mean_brake_point_s_m", [3990.0, None, None, None]),
+    )
+    (wrapped,) = braking_findings(one, SONOMA, confidence=1.0)  # 3990 m → 5 m across the line
+    assert wrapped.metrics["brake_earlier_m"] == pytest.approx(5.0 + SONOMA.length_m - 3990.0)
+    assert braking_findings(one.with_columns(pl.lit(1).alias("n_passes")), SONOMA, confidence=1.0) == []
+
+
+def test_delta_t_finding_is_the_worst_stretch() -> None:
+    s = [2.0 * i for i in range(501)]  # 0..1000 m every 2 m
+    d = [0.0 if x < 400 else min(0.5, (x - 400) / 100 * 0.25) for x in s]  # 0.5 s lost between 400 and 600 m
+    (found,) = delta_findings(pl.DataFrame({"s_m": s, "delta_s": d}), lap=4, ref_lap=2, confidence=1.0)
+    assert found.kind == "delta_t_loss" and found.lap == 4 and found.gain_s == pytest.approx(0.5)
+    assert 390 <= found.s_m <= 410 and found.metrics["to_s_m"] - found.metrics["from_s_m"] == 200.0
+    assert found.metrics["lap_delta_s"] == 0.5 and found.metrics["ref_lap"] == 2
+    assert (
+        delta_findings(pl.DataFrame({"s_m": s, "delta_s": [0.0] * 501}), lap=4, ref_lap=2, confidence=1.0)
+        == []
+    )

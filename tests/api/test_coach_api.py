@@ -163,6 +163,15 @@ def test_debrief_top_three_equal_the_corners_route(coach: tuple[TestClient[Lites
     assert body["narrative"].startswith("## Debrief: Sonoma Raceway") and body["coach_source"] == "rule"
     assert body["emotion"] in {"determined", "encouraging", "happy"}
     assert body["fragments"]["telemetry"]["lap_time_cv_pct"] is not None  # 3 complete laps
+    kinds = {
+        "corner_time_loss",
+        "braking_point",
+        "sector_time_loss",
+        "delta_t_loss",
+        "lap_consistency",
+        "technique",
+    }
+    assert {f["kind"] for f in body["findings"]} <= kinds and all(f["text"] for f in body["findings"])
     assert body["fragments"]["highlights"] == [o["text"] for o in body["opportunities"]]
     assert {c["id"] for c in body["fragments"]["concepts"]} == {
         f["concept"] for f in body["findings"] if f["concept"]

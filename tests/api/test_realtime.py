@@ -45,7 +45,7 @@ def test_telemetry_stream_delivers_every_published_frame_in_order(tmp_path: Path
     with serve(app) as url:
         client = SseClient(f"{url}/telemetry/stream")
         client.wait_connected()
-        assert app.state.bus.subscriber_count("telemetry") == 1
+        assert app.state.bus.subscriber_count("telemetry") == 2  # this client and the live coach
         for start in range(0, 300, 30):  # ten windows, like the live reader
             app.state.bus.publish_frames(frames.slice(start, 30))
         got = client.wait_for(300)
@@ -54,7 +54,7 @@ def test_telemetry_stream_delivers_every_published_frame_in_order(tmp_path: Path
     assert [int(e.id) for e in got if e.id is not None] == list(range(300))
     assert got[0].data["session_id"] == "rec-run04" and got[0].data["utc"].endswith("Z")
     assert got[10].data["lat_deg"] == frames["lat_deg"][10]
-    assert app.state.bus.subscriber_count("telemetry") == 0  # the disconnected client was unsubscribed
+    assert app.state.bus.subscriber_count("telemetry") == 0  # the client was unsubscribed, the coach stopped
 
 
 def test_cues_and_notifications_streams_with_heartbeats(tmp_path: Path, serve: Serve) -> None:

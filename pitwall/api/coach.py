@@ -124,18 +124,24 @@ async def _run_live_coach(state: State) -> None:
         return None if store is None else _track_of_session(state, store, session_id)
 
     coach = LiveCoach(concepts=concepts, track_for=track_for)
+
+    def step(payloads: list[bytes]) -> list[dict[str, Any]]:
+        try:
+            frames = [FRAME_DECODER.decode(data) for data in payloads]
+        except msgspec.DecodeError as exc:  # not a telemetry frame: skip the batch, keep coaching
+            log.warning("live coach skipped %d frames: %s", len(payloads), exc)
+            return []
+        return coach.feed(frames)
+
     sub = bus.subscribe("telemetry", maxlen=LIVE_QUEUE_EVENTS)
     try:
         while True:
             batch = await sub.next_batch(max_items=2048, timeout=None)
             if not batch:
                 return
-            frames = [FRAME_DECODER.decode(event.data) for event in batch]
-            cues = await anyio.to_thread.run_sync(coach.feed, frames)
+            cues = await anyio.to_thread.run_sync(step, [event.data for event in batch])
             for cue in cues:
                 bus.publish("cues", cue)
-    except asyncio.CancelledError:
-        raise
     except Exception:  # the coach must never take the live path down (the routes keep working)
         log.exception("live coach stopped")
     finally:
@@ -190,8 +196,9 @@ class ConceptsResponse(msgspec.Struct):
 
 
 class AnalyzeRequest(msgspec.Struct):
-    """The PWA's burst summary (every field optional; unknown fields ignored). ``s_m`` (m along the lap),
-    ``sample_hz`` and ``sats`` are ours: they place the pace note and set the confidence."""
+    """The PWA's burst summary (every field optional and validated; unknown fields ignored). ``s_m`` (m along
+    the lap), ``sample_hz`` and ``sats`` are ours: they place the pace note and set the confidence.
+    ``avg_steering_deg`` and ``distance_m`` are validated but no rule reads them yet."""
 
     session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     burst_id: Annotated[int, msgspec.Meta(ge=0)] | None = None
@@ -433,23 +440,15 @@ def analyze(state: State, data: AnalyzeRequest) -> AnalyzeResponse:
         store.get_session(data.session_id)  # unknown → 404
     visited = tuple(data.corners_visited) if isinstance(data.corners_visited, list) else ()
     burst = BurstSummary(
-        session_id=data.session_id,
-        burst_id=data.burst_id,
         avg_speed_kmh=data.avg_speed_kmh,
         max_combo_g=data.max_combo_g,
         max_lateral_g=None if data.max_lateral_g is None else abs(data.max_lateral_g),
         max_long_g=None if data.max_long_g is None else abs(data.max_long_g),
         max_brake_bar=data.max_brake_bar,
         avg_throttle_pct=data.avg_throttle_pct,
-        avg_steering_deg=data.avg_steering_deg,
         coast_frames=data.coast_frames,
         trail_brake_frames=data.trail_brake_frames,
         frame_count=data.frame_count,
-        corners_visited=visited,
-        distance_m=data.distance_m,
-        in_corner=data.in_corner,
-        past_apex=data.past_apex,
-        s_m=data.s_m,
     )
     metrics = burst_metrics(burst)
     candidates = candidate_cues(metrics, concepts, confidence=confidence(data.sample_hz, data.sats))

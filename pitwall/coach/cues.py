@@ -47,25 +47,18 @@ CUE_LIMITS: Final = CueLimits()
 
 @dataclass(frozen=True)
 class BurstSummary:
-    """The PWA's burst summary (every field optional; ``None`` = not sent). Units as named; frames are counts."""
+    """The numbers of the PWA's burst summary the rules read (``None`` = not sent). Units as named; frames are
+    counts."""
 
-    session_id: str | None = None
-    burst_id: int | None = None
     avg_speed_kmh: float | None = None
     max_combo_g: float | None = None
     max_lateral_g: float | None = None
     max_long_g: float | None = None
     max_brake_bar: float | None = None
     avg_throttle_pct: float | None = None
-    avg_steering_deg: float | None = None
     coast_frames: int | None = None
     trail_brake_frames: int | None = None
     frame_count: int | None = None
-    corners_visited: tuple[str, ...] = ()
-    distance_m: float | None = None
-    in_corner: bool = False
-    past_apex: bool = False
-    s_m: float | None = None
 
 
 def _share_pct(frames: int | None, total: int | None) -> float | None:

@@ -27,8 +27,8 @@ from tests.sse_client import SseClient
 Serve = Callable[[Litestar], AbstractContextManager[str]]
 
 
-def test_simulated_session_streams_disciplined_cues(tmp_path: Path, serve: Serve) -> None:
-    settings = replace(make_settings(tmp_path, "duckdb"), simulate=True, simulate_speed=25.0)
+def test_simulated_session_streams_disciplined_cues(tmp_path: Path, serve: Serve, backend: str) -> None:
+    settings = replace(make_settings(tmp_path, backend), simulate=True, simulate_speed=25.0)
     app = create_app(settings)
     with serve(app) as url:
         stream = SseClient(f"{url}/cues/stream")

@@ -64,3 +64,30 @@ def test_without_position_or_lateral_g_the_coach_stays_quiet() -> None:
     coach = LiveCoach(concepts=load_concepts(), track_for=lambda sid: None)
     assert coach.feed(frames) == []
     assert coach.session_id == "rec-run04" and coach.bursts == 0
+
+
+def _frame(i: int, *, g_lat: float) -> LiveFrame:
+    return LiveFrame(
+        session_id="synthetic",
+        frame_idx=i,
+        t_s=i / 10,
+        utc=f"2026-01-01T00:00:{i // 10:02d}.000000Z",
+        speed_kph=120.0,
+        g_lat=g_lat,
+        g_long=0.0,
+        throttle_pct=20.0,  # part throttle: "commit to the throttle" fires
+        brake_bar=0.0,
+    )
+
+
+def test_a_window_ending_mid_corner_waits_for_low_load_and_is_trimmed() -> None:
+    coach = LiveCoach(concepts=load_concepts(), track_for=lambda sid: None)
+    cornering = [_frame(i, g_lat=1.2) for i in range(300)]  # 30 s at 1.2 g: never low-load
+    assert coach.feed(cornering) == [] and coach.bursts == 0
+    window = coach._window
+    assert window[-1].t_s - window[0].t_s <= CUE_LIMITS.max_window_s + 0.1  # trimmed while waiting
+    (cue,) = coach.feed([_frame(300, g_lat=0.1)])  # out of the corner: the burst closes and speaks
+    assert cue["cue"] == "commit_throttle_exit" and cue["burst_id"] == 1 and cue["g_lat"] == 0.1
+    assert cue["metrics"] == {"avg_throttle_pct": 20.0} and cue["s_m"] is None and cue["pace_note"] is None
+    straight = [_frame(i, g_lat=0.0) for i in range(301, 301 + 200)]  # 20 s later: within the repeat gap
+    assert coach.feed(straight) == [] and coach.bursts > 1

@@ -115,6 +115,8 @@ def test_analyze_speaks_disciplined_cues_and_writes_a_note(
     assert corner["pace_note"].startswith("128, T6 The Carousel, left")
     apex = client.post("/analyze", json={**BURST, "past_apex": True, "burst_id": 8}).json()
     assert apex["cues"] == [] and apex["held_back"] == "past_apex"
+    counted = client.post("/analyze", json={"corners_visited": 4, "s_m": 10.0}).json()  # a count, not a list
+    assert counted["pace_note_detail"]["corner"] == "1" and counted["cues"] == []
     empty = client.post("/analyze", json={}).json()  # every field optional
     assert empty["cues"] == [] and empty["metrics"]["coast_pct"] is None and empty["burst_id"] is None
 

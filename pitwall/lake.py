@@ -16,9 +16,9 @@ columns never clash with stored ones; ``session_id`` is in every per-session fil
 
 Export is incremental and atomic per session: a session is (re)written only when its *version* (the content
 hash of an imported file, else frame count and end time) differs from the manifest's; its files are written to
-a staging folder and moved into place before the manifest records it (on object stores, where a folder move
-is not atomic, the manifest written last is the commit point: readers that start from the manifest never see a
-half-written session).
+a staging folder and moved into place before the manifest records it (the manifest is rewritten every
+:data:`MANIFEST_FLUSH_S` seconds and at the end). On object stores, where a folder move is not atomic, the
+manifest is the commit point: readers that start from the manifest never see a half-written session.
 
 :func:`analyze_session` is the one per-session task (read a partition's telemetry, slice laps, time sectors,
 measure corner passes, write the results); :func:`analyze_lake` runs it over every session with the ``local``
@@ -31,6 +31,7 @@ import hashlib
 import json
 import posixpath
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,7 +59,10 @@ SESSION_TABLES: Final = ("telemetry", "laps", "sectors", "corners")
 """Per-session files, ``<table>.parquet`` in each partition folder."""
 ANALYSIS_TABLES: Final = ("laps", "sectors", "corners")
 """Per-session tables ``analyze`` writes under ``results/<table>/<partition>/part.parquet``."""
-PARTITION_KEYS: Final = ("track", "driver", "date", "session")
+MANIFEST_FLUSH_S: Final = 5.0
+"""During an export the manifest (and ``sessions.parquet``) is rewritten at most this often, and at the end: a
+rewrite costs O(sessions), so once per session would make an export quadratic in the lake's size. A session
+folder moved into place but not yet in the manifest is exported again by the next run."""
 
 Engine = Literal["local", "dask"]
 
@@ -282,13 +286,20 @@ def export_lake(
     lake = Lake.open(dest, create=True)
     manifest = lake.read_manifest()
     outcomes: list[SessionOutcome] = []
-    for row in _store_sessions(store, only):
-        outcome = _export_one(lake, manifest, store, row)
-        outcomes.append(outcome)
-        if outcome.status == "exported":
+    pending, flushed = 0, time.monotonic()
+    try:
+        for row in _store_sessions(store, only):
+            outcome = _export_one(lake, manifest, store, row)
+            outcomes.append(outcome)
+            pending += outcome.status == "exported"
+            if pending and time.monotonic() - flushed >= MANIFEST_FLUSH_S:
+                lake.write_manifest(manifest)
+                pending, flushed = 0, time.monotonic()
+            if on_session is not None:
+                on_session(outcome)
+    finally:
+        if pending:
             lake.write_manifest(manifest)
-        if on_session is not None:
-            on_session(outcome)
     return outcomes
 
 

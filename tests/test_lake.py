@@ -278,3 +278,18 @@ def test_export_lake_and_analyze_cli(tmp_path: Path, simulated_vbos: list[tuple[
     )
     assert missing.returncode == 2 and "no lake" in missing.stderr
     assert not (tmp_path / "nothing").exists()
+
+
+def test_the_server_browses_a_lake_read_only(lake: Path) -> None:
+    import httpx
+
+    from pitwall.devserver import server_process
+
+    with server_process(lake) as (_, url):
+        sessions = httpx.get(f"{url}/sessions", params={"limit": 100}).json()
+        rows = {s["driver"]: s for s in sessions["sessions"]}
+        assert set(rows) == {"KO", "TL", "Ann Lee", "Bo"}
+        table = httpx.get(f"{url}/session/{rows['Bo']['session_id']}/lap_time_table").json()
+        assert table["best_lap_s"] == pytest.approx(rows["Bo"]["best_lap_s"], abs=1e-6)
+        refused = httpx.post(f"{url}/session/start", json={"driver": "Z"})
+        assert refused.status_code == 409 and refused.json()["error"] == "read-only store"

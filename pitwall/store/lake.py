@@ -14,12 +14,8 @@ from pathlib import Path
 
 from pitwall.lake import MANIFEST, SESSIONS_FILE, Lake
 from pitwall.store._db import Db
-from pitwall.store.base import StoreError
+from pitwall.store.base import ReadOnlyStore
 from pitwall.store.duckdb import DuckDBStore
-
-
-class ReadOnlyStore(StoreError):
-    """A write to a store that is read-only (a parquet lake)."""
 
 
 def is_lake(path: str | Path) -> bool:

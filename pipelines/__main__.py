@@ -10,13 +10,15 @@ import argparse
 import sys
 from types import ModuleType
 
-from pipelines import build_reference, build_sample_db, build_tracks, import_vbo
+from pipelines import analyze, build_reference, build_sample_db, build_tracks, export_lake, import_vbo
 
 JOBS: list[ModuleType] = [
     build_tracks,
     import_vbo,
     build_reference,
     build_sample_db,
+    export_lake,
+    analyze,
 ]
 
 

@@ -16,7 +16,6 @@ from typing import Final
 
 import altair as alt
 import polars as pl
-import vl_convert as vlc
 
 from pitwall.analysis.pedals import PEDAL_STATES
 
@@ -470,7 +469,10 @@ def corner_trend(corners: pl.DataFrame, *, value: str, columns: int = 4, size: i
 
 
 def save_png(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 2.0) -> Path:
-    """Render ``chart`` to a PNG file with vl-convert (no browser); returns the path."""
+    """Render ``chart`` to a PNG file with vl-convert (no browser; ``pip install 'pitwall[notebooks]'``);
+    returns the path."""
+    import vl_convert as vlc
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(vlc.vegalite_to_png(chart.to_json(), scale=scale))

@@ -136,7 +136,22 @@ class SessionView:
         The track is the library entry of ``session.track_id`` when it resolves, else ``active_track``.
         """
         row = store.get_session(session_id)
-        frames = store.read_telemetry(session_id)
+        return cls.from_frames(row, store.read_telemetry(session_id), track_library, active_track)
+
+    @classmethod
+    def from_frames(
+        cls,
+        row: SessionRow,
+        frames: pl.DataFrame,
+        track_library: TrackLookup | None,
+        active_track: Track | None,
+    ) -> SessionView:
+        """Position and slice a session whose row and telemetry (canonical columns) are already read — from
+        a store (:meth:`load`) or from a parquet lake (:mod:`pitwall.lake`).
+
+        Raises :class:`NoTelemetry` or :class:`NoTrack`.
+        """
+        session_id = row.session_id
         if frames.height == 0:
             raise NoTelemetry(session_id, "the session has no telemetry rows")
         track = _track_for(row, track_library, active_track)

@@ -48,7 +48,7 @@ from pitwall.formats.car import list_cars
 from pitwall.formats.errors import ReadError
 from pitwall.formats.track import TrackLibrary, load_track
 from pitwall.store import open_store
-from pitwall.store.base import DatabaseLocked, SessionExists, StoreError, UnknownSession
+from pitwall.store.base import DatabaseLocked, ReadOnlyStore, SessionExists, StoreError, UnknownSession
 
 log = logging.getLogger("pitwall.api")
 
@@ -138,6 +138,7 @@ STORE_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     UnknownSession: _store_error(404, "unknown session"),
     SessionExists: _store_error(409, "session exists"),
     DatabaseLocked: _store_error(503, "database locked"),
+    ReadOnlyStore: _store_error(409, "read-only store"),
 }
 """Storage errors raised anywhere in a handler map to the one error shape with these status codes."""
 

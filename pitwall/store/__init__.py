@@ -23,10 +23,15 @@ BACKENDS: Final = ("duckdb", "sqlite")
 def open_store(path: str | Path, *, backend: str | None = None) -> Store:
     """Open the database at ``path`` (parent folders and file created, migrations applied).
 
-    ``backend`` is ``"duckdb"`` or ``"sqlite"``; ``None`` infers it from the suffix (:func:`backend_for`).
+    ``backend`` is ``"duckdb"`` or ``"sqlite"``; ``None`` infers it from the suffix (:func:`backend_for`), or
+    opens a folder holding a parquet lake (:mod:`pitwall.lake`) read-only (``"lake"``).
     Raises :class:`DatabaseLocked` when another process holds the file, ``ValueError`` for an unknown backend.
     """
     path = Path(path).expanduser()
+    from pitwall.store.lake import LakeStore, is_lake
+
+    if backend == "lake" or (backend is None and is_lake(path)):
+        return LakeStore(path)
     name = backend or backend_for(path)
     if name not in BACKENDS:
         raise ValueError(f"unknown storage backend {name!r}; expected one of {', '.join(BACKENDS)}")

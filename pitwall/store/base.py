@@ -32,6 +32,10 @@ class DatabaseLocked(StoreError):
     """The database file is held by another process (e.g. a running server)."""
 
 
+class ReadOnlyStore(StoreError):
+    """A write to a store opened read-only (a parquet lake, :mod:`pitwall.store.lake`) (HTTP 409)."""
+
+
 @dataclass
 class SessionRow:
     """One row of the ``sessions`` table. Times are timezone-aware UTC."""

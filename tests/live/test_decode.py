@@ -153,14 +153,22 @@ def _assert_matches_cantools(db: Database, batch: FrameBatch, decoder: Decoder) 
     return len(expected)
 
 
-def test_every_pitwall_signal_matches_cantools_on_random_frames() -> None:
+SLOT_PATHS = pytest.mark.parametrize("slot_max_frames", [0, 1 << 30], ids=["by-message", "slot-tables"])
+"""Both decoding paths: message by message (large batches) and through the slot tables (live-sized reads)."""
+
+
+@SLOT_PATHS
+def test_every_pitwall_signal_matches_cantools_on_random_frames(slot_max_frames: int) -> None:
     db = load_dbc([PITWALL_DBC])
     batch = _random_frames(np.random.default_rng(7), db, per_message=400)
-    compared = _assert_matches_cantools(db, batch, Decoder(db))
+    compared = _assert_matches_cantools(db, batch, Decoder(db, slot_max_frames=slot_max_frames))
     assert compared == sum(len(m.signals) for m in db.messages) == 45
 
 
-def test_random_dbc_big_endian_signed_odd_positions_and_multiplexing_match_cantools(tmp_path: Path) -> None:
+@SLOT_PATHS
+def test_random_dbc_big_endian_signed_odd_positions_and_multiplexing_match_cantools(
+    tmp_path: Path, slot_max_frames: int
+) -> None:
     rng = np.random.default_rng(20240717)
     random_db = _random_dbc(rng, 6)
     (tmp_path / "random.dbc").write_text(random_db.as_dbc_string(), encoding="utf-8")
@@ -182,7 +190,7 @@ def test_random_dbc_big_endian_signed_odd_positions_and_multiplexing_match_canto
     page = rng.integers(0, 2, rows.size)
     sub = np.where(page == 1, 3, rng.integers(0, 16, rows.size))
     batch.data[rows, 0] = (sub << 4 | page).astype(np.uint8)
-    compared = _assert_matches_cantools(db, batch, Decoder(db))
+    compared = _assert_matches_cantools(db, batch, Decoder(db, slot_max_frames=slot_max_frames))
     assert compared >= 30
 
 

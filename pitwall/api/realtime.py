@@ -1,8 +1,10 @@
 """Realtime routes: SSE streams of the in-process bus and spectator tokens; the lifespan that owns them.
 
-Streams (``text/event-stream``; each event is ``id: <seq>`` + ``data: <json>``; a ``: heartbeat`` comment is
-sent after ``state.sse_heartbeat_s`` seconds without events (default 15 s); when a slow client's bounded queue
-overflowed, an ``event: dropped`` with ``{"dropped": <total lost so far>}`` precedes the next events):
+Streams (``text/event-stream``; each opens with an ``event: hello`` ``{"stream", "session_id"}`` as the
+original bridge's do; each event is ``id: <seq>`` + ``event: <name>`` + ``data: <json>``; a ``: heartbeat``
+comment is sent after ``state.sse_heartbeat_s`` seconds without events (default 15 s); when a slow client's
+bounded queue overflowed, an ``event: dropped`` with ``{"dropped": <total lost so far>}`` precedes the next
+events; CORS headers as on every route):
 
 * ``GET /telemetry/stream`` — one event per decoded telemetry frame, live or replay (shape documented in
   :mod:`pitwall.live.bus`: ``session_id``, ``frame_idx``, ``t_s``, ``utc``, every canonical column);
@@ -32,6 +34,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Litestar, Router, delete, get, post
 from litestar.datastructures import State
+from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from pitwall.api.deps import settings_of, store_of
@@ -151,11 +154,13 @@ class _Encoded(ServerSentEventMessage):
 
 
 async def _stream(
-    bus: TelemetryBus, topic: Topic, heartbeat_s: float
+    bus: TelemetryBus, topic: Topic, heartbeat_s: float, session_id: str | None
 ) -> AsyncIterator[ServerSentEventMessage]:
     sub = bus.subscribe(topic, maxlen=QUEUE_EVENTS[topic])
     try:
         yield ServerSentEventMessage(data=None, comment=f"connected {topic}", retry=2000)
+        hello = msgspec.json.encode({"stream": topic, "session_id": session_id})
+        yield _Encoded(raw=b"event: hello\ndata: %s\n\n" % hello)
         reported_dropped = 0
         while True:
             batch = await sub.next_batch(timeout=heartbeat_s)
@@ -168,26 +173,36 @@ async def _stream(
             if sub.dropped > reported_dropped:
                 reported_dropped = sub.dropped
                 chunks.append(b'event: dropped\ndata: {"dropped":%d}\n\n' % reported_dropped)
-            chunks += [event.sse for event in batch]
-            yield _Encoded(raw=b"".join(chunks))
+            chunks += [event.sse for event in batch if session_id is None or event.key == session_id]
+            if chunks:
+                yield _Encoded(raw=b"".join(chunks))
     finally:
         bus.unsubscribe(sub)
 
 
-def _sse(state: State, topic: Topic) -> ServerSentEvent:
-    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s)))
+def _sse(state: State, topic: Topic, session_id: str | None = None) -> ServerSentEvent:
+    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s), session_id))
+
+
+SessionFilter = Annotated[
+    str | None, Parameter(min_length=1, max_length=200, description="only events of this session")
+]
 
 
 @get("/telemetry/stream", operation_id="telemetry_stream")
-async def telemetry_stream(state: State) -> ServerSentEvent:
-    """SSE of decoded telemetry frames from the live reader or a replay (same shape; see module doc)."""
-    return _sse(state, "telemetry")
+async def telemetry_stream(state: State, session_id: SessionFilter = None) -> ServerSentEvent:
+    """SSE of decoded telemetry frames (``event: telemetry``) from the live reader, a replay or
+    ``/session/<sid>/frames``; ``session_id`` keeps one session's frames. Shape: see the module doc."""
+    return _sse(state, "telemetry", session_id)
 
 
 @get("/cues/stream", operation_id="cues_stream")
-async def cues_stream(state: State) -> ServerSentEvent:
-    """SSE of live coaching cues; a heartbeat comment every 15 s without cues."""
-    return _sse(state, "cues")
+async def cues_stream(state: State, session_id: SessionFilter = None) -> ServerSentEvent:
+    """SSE of one session's coaching cues (``event: cue``, ``{id, session_id, text, emotion, timestamp…}``);
+    ``session_id`` is required (400 without it, as the original bridge answers)."""
+    if session_id is None:
+        raise ApiError(400, "invalid request", "session_id query parameter required")
+    return _sse(state, "cues", session_id)
 
 
 @get("/notifications", operation_id="notifications_stream")

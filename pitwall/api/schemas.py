@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import polars as pl
@@ -198,11 +198,17 @@ class SignalSample(msgspec.Struct, forbid_unknown_fields=True):
     value: float
 
 
+if TYPE_CHECKING:  # after decoding every item is a tuple (see SignalsIn.__post_init__)
+    SignalItem = tuple[str, float, float]
+else:  # what msgspec decodes: a tuple or an object
+    SignalItem = tuple[str, float, float] | SignalSample
+
+
 class SignalsIn(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /session/<sid>/signals``: tall tuples ``[signal_name, t_s, value]`` or ``{name, t, value}``
     objects (ADR-015 sink); objects are turned into tuples on decoding."""
 
-    signals: list[tuple[str, float, float] | SignalSample]
+    signals: list[SignalItem]
 
     def __post_init__(self) -> None:
         self.signals = [s if isinstance(s, tuple) else (s.name, s.t, s.value) for s in self.signals]

@@ -129,8 +129,16 @@ def _start_live(state: State) -> LiveService | None:
     return None
 
 
+def resume_live(state: State) -> None:
+    """Start the configured live reader again (a new session) after a replay stopped it; not while the app
+    shuts down."""
+    if not state.get("shutting_down"):
+        state.live = _start_live(state)
+
+
 def _stop_all(state: State) -> None:
     """Stop the replay and the live reader (flushing it), then close the bus (idempotent, thread-safe)."""
+    state.shutting_down = True
     state.replayer.stop()
     live = state.get("live")
     if live is not None:

@@ -39,6 +39,7 @@ def test_simulated_session_shows_completed_laps_while_running(tmp_path: Path, su
             laps = http.get("/laps", params={"session_id": session_id}).json()["rows"]
             board = http.get("/leaderboard").json()["entries"]
             detail = http.get(f"/session/{session_id}").json()
+            cars = http.get("/cars").json()
         inbox.close()
 
     # still running when read: not ended, laps complete and timed
@@ -52,6 +53,9 @@ def test_simulated_session_shows_completed_laps_while_running(tmp_path: Path, su
     assert [e["session_id"] for e in board] == [session_id]  # read last: a later lap may be the best by then
     assert board[0]["lap"] >= flying["lap"] and board[0]["lap_time_s"] <= float(flying["duration_s"]) + 1e-6
     assert detail["lap_count"] == row["lap_count"] and detail["best_lap_s"] == row["best_lap_s"]
+    # the simulator runs the bundled car (no --can-car-config given): /cars flags it
+    assert cars["loaded_id"] == "bmw_e46_m3"
+    assert [c["id"] for c in cars["cars"] if c["loaded"]] == ["bmw_e46_m3"]
 
     # after shutdown: ended_at stamped, the figures match the stored rows
     store = open_store(db)

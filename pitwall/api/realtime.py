@@ -13,7 +13,8 @@ events; CORS headers as on every route):
   replay started/stopped/finished, …).
 
 Spectator tokens (owner only: the remote-access guard lets only loopback clients POST/DELETE):
-``POST /spectator/token`` ``{label, ttl_s (60..86400, default 3600)}`` → 201 ``{token, expires_at}``;
+``POST /spectator/token`` ``{label, ttl_s (60..86400, default 3600), session_id}`` → 201 ``{token, expires_at,
+ttl_s, session_id, url}``;
 ``DELETE /spectator/token/<token>`` → 200 ``{revoked: true}`` or 404 when unknown or already revoked.
 """
 
@@ -225,17 +226,23 @@ async def notifications_stream(state: State) -> ServerSentEvent:
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /spectator/token``: a label for the viewer and the lifetime in seconds (60..86400)."""
+    """``POST /spectator/token``: a label for the viewer, the lifetime in seconds (60..86400) and, as the
+    original PWA sends it, the ``session_id`` the viewer is invited to watch."""
 
     label: Annotated[str, msgspec.Meta(max_length=200)] = ""
     ttl_s: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
+    session_id: str | None = None
 
 
 class TokenIssued(msgspec.Struct):
-    """The token (shown once; only its SHA-256 is stored) and its expiry, ISO-8601 UTC."""
+    """The token (shown once; only its SHA-256 is stored), its expiry (ISO-8601 UTC) and lifetime (s); with a
+    ``session_id``, the original clients' ``url`` to share (``/spectator/<session_id>?token=…``)."""
 
     token: str
     expires_at: str
+    ttl_s: int
+    session_id: str | None
+    url: str | None
 
 
 class TokenRevoked(msgspec.Struct):
@@ -244,13 +251,23 @@ class TokenRevoked(msgspec.Struct):
 
 @post("/spectator/token", operation_id="spectator_token_create", status_code=201, sync_to_thread=True)
 def create_spectator_token(state: State, data: TokenRequest | None = None) -> TokenIssued:
-    """Mint a time-limited read-only token for a remote pit-wall viewer (owner only; body optional)."""
+    """Mint a time-limited read-only token for a remote pit-wall viewer (owner only; body optional).
+    ``session_id`` names the session the viewer is invited to (404 when unknown)."""
     request = data or TokenRequest()
     store = store_of(state)
+    if request.session_id is not None:
+        store.get_session(request.session_id)  # UnknownSession → 404
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=request.ttl_s)
     store.add_spectator_token(hash_token(token), expires_at, request.label)
-    return TokenIssued(token=token, expires_at=iso_utc(expires_at))
+    sid = request.session_id
+    return TokenIssued(
+        token=token,
+        expires_at=iso_utc(expires_at),
+        ttl_s=request.ttl_s,
+        session_id=sid,
+        url=None if sid is None else f"/spectator/{sid}?token={token}",
+    )
 
 
 @delete(

@@ -290,3 +290,16 @@ def test_cors_origin_flag_replaces_the_default_list() -> None:
         "http://localhost:9000",
     )
     assert Settings(host="0.0.0.0", port=80, cors_origins=()).allowed_origins == ("http://0.0.0.0:80",)
+
+
+def test_spectator_token_for_a_session_as_the_pwa_asks_for_it(server: tuple[str, Litestar]) -> None:
+    url, _ = server
+    with httpx.Client(base_url=url, trust_env=False) as http:
+        http.post("/session/start", json={"session_id": "race-1"})
+        issued = http.post("/spectator/token", json={"session_id": "race-1"})
+        unknown = http.post("/spectator/token", json={"session_id": "nope"})
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    assert body["session_id"] == "race-1" and body["ttl_s"] == 3600
+    assert body["url"] == f"/spectator/race-1?token={body['token']}"
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown session"

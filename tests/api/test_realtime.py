@@ -115,7 +115,8 @@ def test_spectator_tokens_are_random_hashed_expiring_and_revocable(client: TestC
     response = client.post("/spectator/token", json={"label": "pit crew", "ttl_s": 600})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"token", "expires_at"} and len(body["token"]) >= 43
+    assert set(body) == {"token", "expires_at", "ttl_s", "session_id", "url"} and len(body["token"]) >= 43
+    assert body["ttl_s"] == 600 and body["session_id"] is None and body["url"] is None
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert abs((expires - datetime.now(UTC)).total_seconds() - 600) < 5
     store = client.app.state.store

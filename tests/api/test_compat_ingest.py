@@ -7,9 +7,11 @@ its key names, ``speed`` in m/s, ``distance`` wrapping to zero each lap, a froze
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import httpx
 import polars as pl
 import pytest
 from litestar import Litestar
+from litestar.testing import TestClient
 
 from pitwall.api.app import create_app
 from pitwall.cli import build_parser, settings_from_args
@@ -303,3 +306,30 @@ def test_spectator_token_for_a_session_as_the_pwa_asks_for_it(server: tuple[str,
     assert body["session_id"] == "race-1" and body["ttl_s"] == 3600
     assert body["url"] == f"/spectator/race-1?token={body['token']}"
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown session"
+
+
+def test_remote_spectator_preflight_passes_the_guard_and_refusals_carry_cors(tmp_path: Path) -> None:
+    """A PWA on the LAN: its preflight is answered before the remote-access guard (which would refuse an
+    OPTIONS from a remote peer), and the guard's 401 carries the CORS headers so the page can read it."""
+    lan_pwa = "http://192.168.1.20:5173"
+    settings = replace(make_settings(tmp_path, "duckdb"), host="0.0.0.0", cors_origins=(lan_pwa,))
+
+    async def as_remote_peer(app: Litestar) -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://pitwall") as peer:
+            preflight = await peer.options(
+                "/health",
+                headers={
+                    "Origin": lan_pwa,
+                    "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Headers": "authorization",
+                },
+            )
+            return preflight, await peer.get("/health", headers={"Origin": lan_pwa})
+
+    with TestClient(create_app(settings)) as client:
+        preflight, refused = asyncio.run(as_remote_peer(client.app))
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == lan_pwa
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    assert refused.status_code == 401 and refused.json()["error"] == "token required"
+    assert refused.headers["access-control-allow-origin"] == lan_pwa

@@ -511,12 +511,12 @@ class LiveService:
         """Store the session's current figures (``n_frames``, ``duration_s``, ``distance_m`` of the stored
         rows) and, with a track, its lap table when it changed (thread-safe; the lap keeper calls it)."""
         with self._lock:
-            if len(self._lap_rows) > 1:
-                self._lap_rows = [pl.concat(self._lap_rows)]
-            rows = self._lap_rows[0] if self._lap_rows else None
-            n_frames = self.frames_stored
-        if rows is None or self.session_id is None:
+            parts, n_frames = list(self._lap_rows), self.frames_stored
+        if not parts or self.session_id is None:
             return
+        rows = pl.concat(parts) if len(parts) > 1 else parts[0]  # outside the lock: the pump keeps going
+        with self._lock:
+            self._lap_rows[: len(parts)] = [rows]
         self.store.update_session(
             self.session_id,
             n_frames=n_frames,

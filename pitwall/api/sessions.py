@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,6 +48,7 @@ from pitwall.api.schemas import (
     json_record,
     json_rows,
 )
+from pitwall.api.views import view_of
 from pitwall.formats.errors import ReadError
 from pitwall.importer import (
     InvalidSessionId,
@@ -107,9 +109,21 @@ def start_session(state: State, data: SessionStart) -> SessionStarted:
 
 @post("/session/{session_id:str}/end", status_code=200, operation_id="endSession", sync_to_thread=True)
 def end_session(state: State, session_id: str) -> SessionEnded:
-    """Stamp ``ended_at`` = now. Idempotent: later calls return the first stamp. 404 unknown session."""
-    row = store_of(state).end_session(session_id)
+    """Stamp ``ended_at`` = now. Idempotent: later calls return the first stamp. 404 unknown session.
+
+    A session fed through the API (``/frames``) without stored laps gets its lap table stored at its first
+    end (as sliced for the lap routes), so ``/sessions`` and ``/leaderboard`` count its laps."""
+    store = store_of(state)
+    before = store.get_session(session_id)
+    row = store.end_session(session_id)
     assert row.ended_at is not None
+    if (
+        before.source == "api"
+        and before.ended_at is None
+        and store.list_laps(session_id=session_id, limit=1).is_empty()
+    ):
+        with suppress(ApiError):  # no telemetry or no track: nothing to slice
+            store.replace_laps(session_id, view_of(state, session_id, require_complete_lap=False).laps)
     return SessionEnded(ended=True, session_id=row.session_id, ended_at=iso_utc(row.ended_at))
 
 

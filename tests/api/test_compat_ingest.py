@@ -22,6 +22,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from pitwall import DATA_DIR
 from pitwall.api.app import create_app
 from pitwall.cli import build_parser, settings_from_args
 from pitwall.config import PWA_ORIGINS, Settings
@@ -333,3 +334,32 @@ def test_remote_spectator_preflight_passes_the_guard_and_refusals_carry_cors(tmp
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
     assert refused.status_code == 401 and refused.json()["error"] == "token required"
     assert refused.headers["access-control-allow-origin"] == lan_pwa
+
+
+def test_ingested_session_has_its_laps_stored_when_it_ends(
+    tmp_path: Path, backend: str, serve: Serve
+) -> None:
+    """The pipeline's session (original keys; real GPS and cumulative distance this time — laps from a frozen
+    fix and a wrapping distance are the slicing's business) ends with ``POST /end``: its laps are stored, so
+    ``/sessions`` and ``/leaderboard`` count them like an imported session's."""
+    rec, frames = original_frames()
+    fixes = rec.select("lat_deg", "lon_deg", "distance_m").rows()
+    for frame, (lat, lon, distance) in zip(frames, fixes, strict=True):
+        frame["lat"], frame["lon"], frame["distance"] = lat, lon, distance
+    settings = make_settings(tmp_path, backend, track=DATA_DIR / "tracks" / "road-america.json")
+    with serve(create_app(settings)) as url, httpx.Client(base_url=url, trust_env=False) as http:
+        for start in range(0, len(frames), 2500):
+            body = {"frames": frames[start : start + 2500], "driver": "Taha Bakir"}
+            assert http.post("/session/pipe-2/frames", json=body).status_code == 200
+        before = next(s for s in http.get("/sessions").json()["sessions"] if s["session_id"] == "pipe-2")
+        assert http.post("/session/pipe-2/end").status_code == 200
+        after = next(s for s in http.get("/sessions").json()["sessions"] if s["session_id"] == "pipe-2")
+        stored = http.get("/laps", params={"session_id": "pipe-2"}).json()["rows"]
+        board = http.get("/leaderboard").json()["entries"]
+        again = http.post("/session/pipe-2/end").json()
+    assert before["lap_count"] == 0 and before["ended_at"] is None
+    assert after["lap_count"] >= 1 and after["track"] == "Road America"
+    flying = [lap["duration_s"] for lap in stored if lap["kind"] == "flying" and lap["valid"]]
+    assert flying and after["best_lap_s"] == pytest.approx(min(flying)) and 100 < min(flying) < 130
+    assert [(e["session_id"], e["driver"]) for e in board] == [("pipe-2", "Taha Bakir")]
+    assert again["ended_at"] == after["ended_at"]

@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     setting("--simulate-speed", "replay speed multiplier (default 1.0)", type=_positive_float)
     setting("--simulate-lap-seconds", "one synthetic lap length, s (default 60)", type=_positive_float)
     setting("--log-level", "default info", choices=LOG_LEVELS)
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=None,
+        dest="cors_origins",
+        help="browser origin allowed to call the API (e.g. http://192.168.1.20:5173); repeatable; replaces the "
+        "default list (the PWA's dev/preview ports 5173/4173 on localhost); the app's own origin is always allowed",
+    )
     return p
 
 
@@ -111,6 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         simulate_speed=args.simulate_speed,
         simulate_lap_seconds=args.simulate_lap_seconds,
         log_level=args.log_level,
+        cors_origins=tuple(args.cors_origins) if args.cors_origins else defaults.cors_origins,
     )
 
 

@@ -26,6 +26,12 @@ def default_db_path() -> Path:
     return base / "pitwall" / "pitwall.duckdb"
 
 
+PWA_ORIGINS: Final = tuple(
+    f"http://{host}:{port}" for port in (5173, 4173) for host in ("localhost", "127.0.0.1")
+)
+"""Default CORS allow-list: the PWA's Vite dev (5173) and preview (4173) servers on this machine."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to start. Paths are absolute after :meth:`resolved`."""
@@ -47,6 +53,15 @@ class Settings:
     simulate_speed: float = 1.0
     simulate_lap_seconds: float = 60.0
     log_level: str = "info"
+    cors_origins: tuple[str, ...] = PWA_ORIGINS  # browser origins allowed besides the app's own
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The CORS allow-list: :attr:`cors_origins` plus the app's own origin (``localhost`` too when the
+        server listens on 127.0.0.1)."""
+        hosts = [self.host, "localhost"] if self.host == "127.0.0.1" else [self.host]
+        own = [f"http://{host}:{self.port}" for host in hosts]
+        return tuple(dict.fromkeys([*self.cors_origins, *own]))
 
     @property
     def backend_name(self) -> str:

@@ -34,6 +34,7 @@ class SseClient:
     status_code: int | None = None
     body: str = ""
     error: BaseException | None = None
+    hello: SseEvent | None = None  # the stream's opening ``event: hello`` (kept apart from ``events``)
 
     def __post_init__(self) -> None:
         self.connected = threading.Event()  # the first comment (": connected <topic>") arrived
@@ -62,9 +63,11 @@ class SseClient:
                     elif line == "":
                         if "data" in fields:
                             data = json.loads(fields["data"])
-                            self.events.append(
-                                SseEvent(fields.get("id"), fields.get("event"), data, time.time())
-                            )
+                            event = SseEvent(fields.get("id"), fields.get("event"), data, time.time())
+                            if event.event == "hello":
+                                self.hello = event
+                            else:
+                                self.events.append(event)
                         fields = {}
                     else:
                         name, _, value = line.partition(":")
@@ -88,7 +91,7 @@ class SseClient:
         return list(self.events)
 
     def data(self, event: str | None = None) -> list[Any]:
-        """Payloads of the events of one type (``None``: unnamed events, i.e. the stream's messages)."""
+        """Payloads of the events of one type (``telemetry``, ``cue``, ``notification``, ``dropped``…)."""
         return [e.data for e in self.events if e.event == event]
 
     def close(self, timeout: float = 10.0) -> None:

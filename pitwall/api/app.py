@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
@@ -143,6 +144,20 @@ STORE_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
 """Storage errors raised anywhere in a handler map to the one error shape with these status codes."""
 
 
+def cors_config(settings: Settings) -> CORSConfig:
+    """CORS for the browser clients (the PWA on its own origin): ``settings.allowed_origins`` only, every
+    method and header, no credentials (the API uses no cookies), preflights cached 10 minutes. Applies to
+    every response, the SSE streams included; preflights are answered before routing."""
+    return CORSConfig(
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+        allow_credentials=False,
+        expose_headers=["Content-Disposition", "X-Pitwall-Session", "X-Pitwall-Table", "X-Pitwall-Rows"],
+        max_age=600,
+    )
+
+
 def create_app(
     settings: Settings, *, route_handlers: Sequence[ControllerRouterHandler] | None = None
 ) -> Litestar:
@@ -167,6 +182,7 @@ def create_app(
         ),
         exception_handlers=cast("ExceptionHandlersMap", {**EXCEPTION_HANDLERS, **STORE_EXCEPTION_HANDLERS}),
         middleware=[remote_access_guard(settings)],
+        cors_config=cors_config(settings),
         openapi_config=OpenAPIConfig(
             title="Pitwall",
             version=__version__,

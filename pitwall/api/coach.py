@@ -141,7 +141,7 @@ async def _run_live_coach(state: State) -> None:
                 return
             cues = await anyio.to_thread.run_sync(step, [event.data for event in batch])
             for cue in cues:
-                bus.publish("cues", cue)
+                bus.publish_cue(cue.pop("session_id"), cue.pop("text"), emotion=cue.pop("emotion"), **cue)
     except Exception:  # the coach must never take the live path down (the routes keep working)
         log.exception("live coach stopped")
     finally:

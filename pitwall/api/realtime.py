@@ -1,8 +1,10 @@
 """Realtime routes: SSE streams of the in-process bus and spectator tokens; the lifespan that owns them.
 
-Streams (``text/event-stream``; each event is ``id: <seq>`` + ``data: <json>``; a ``: heartbeat`` comment is
-sent after ``state.sse_heartbeat_s`` seconds without events (default 15 s); when a slow client's bounded queue
-overflowed, an ``event: dropped`` with ``{"dropped": <total lost so far>}`` precedes the next events):
+Streams (``text/event-stream``; each opens with an ``event: hello`` ``{"stream", "session_id"}`` as the
+original bridge's do; each event is ``id: <seq>`` + ``event: <name>`` + ``data: <json>``; a ``: heartbeat``
+comment is sent after ``state.sse_heartbeat_s`` seconds without events (default 15 s); when a slow client's
+bounded queue overflowed, an ``event: dropped`` with ``{"dropped": <total lost so far>}`` precedes the next
+events; CORS headers as on every route):
 
 * ``GET /telemetry/stream`` — one event per decoded telemetry frame, live or replay (shape documented in
   :mod:`pitwall.live.bus`: ``session_id``, ``frame_idx``, ``t_s``, ``utc``, every canonical column);
@@ -11,7 +13,8 @@ overflowed, an ``event: dropped`` with ``{"dropped": <total lost so far>}`` prec
   replay started/stopped/finished, …).
 
 Spectator tokens (owner only: the remote-access guard lets only loopback clients POST/DELETE):
-``POST /spectator/token`` ``{label, ttl_s (60..86400, default 3600)}`` → 201 ``{token, expires_at}``;
+``POST /spectator/token`` ``{label, ttl_s (60..86400, default 3600), session_id}`` → 201 ``{token, expires_at,
+ttl_s, session_id, url}``;
 ``DELETE /spectator/token/<token>`` → 200 ``{revoked: true}`` or 404 when unknown or already revoked.
 """
 
@@ -32,6 +35,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Litestar, Router, delete, get, post
 from litestar.datastructures import State
+from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from pitwall.api.deps import settings_of, store_of
@@ -126,8 +130,16 @@ def _start_live(state: State) -> LiveService | None:
     return None
 
 
+def resume_live(state: State) -> None:
+    """Start the configured live reader again (a new session) after a replay stopped it; not while the app
+    shuts down."""
+    if not state.get("shutting_down"):
+        state.live = _start_live(state)
+
+
 def _stop_all(state: State) -> None:
     """Stop the replay and the live reader (flushing it), then close the bus (idempotent, thread-safe)."""
+    state.shutting_down = True
     state.replayer.stop()
     live = state.get("live")
     if live is not None:
@@ -151,11 +163,13 @@ class _Encoded(ServerSentEventMessage):
 
 
 async def _stream(
-    bus: TelemetryBus, topic: Topic, heartbeat_s: float
+    bus: TelemetryBus, topic: Topic, heartbeat_s: float, session_id: str | None
 ) -> AsyncIterator[ServerSentEventMessage]:
     sub = bus.subscribe(topic, maxlen=QUEUE_EVENTS[topic])
     try:
         yield ServerSentEventMessage(data=None, comment=f"connected {topic}", retry=2000)
+        hello = msgspec.json.encode({"stream": topic, "session_id": session_id})
+        yield _Encoded(raw=b"event: hello\ndata: %s\n\n" % hello)
         reported_dropped = 0
         while True:
             batch = await sub.next_batch(timeout=heartbeat_s)
@@ -168,26 +182,36 @@ async def _stream(
             if sub.dropped > reported_dropped:
                 reported_dropped = sub.dropped
                 chunks.append(b'event: dropped\ndata: {"dropped":%d}\n\n' % reported_dropped)
-            chunks += [event.sse for event in batch]
-            yield _Encoded(raw=b"".join(chunks))
+            chunks += [event.sse for event in batch if session_id is None or event.key == session_id]
+            if chunks:
+                yield _Encoded(raw=b"".join(chunks))
     finally:
         bus.unsubscribe(sub)
 
 
-def _sse(state: State, topic: Topic) -> ServerSentEvent:
-    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s)))
+def _sse(state: State, topic: Topic, session_id: str | None = None) -> ServerSentEvent:
+    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s), session_id))
+
+
+SessionFilter = Annotated[
+    str | None, Parameter(min_length=1, max_length=200, description="only events of this session")
+]
 
 
 @get("/telemetry/stream", operation_id="telemetry_stream")
-async def telemetry_stream(state: State) -> ServerSentEvent:
-    """SSE of decoded telemetry frames from the live reader or a replay (same shape; see module doc)."""
-    return _sse(state, "telemetry")
+async def telemetry_stream(state: State, session_id: SessionFilter = None) -> ServerSentEvent:
+    """SSE of decoded telemetry frames (``event: telemetry``) from the live reader, a replay or
+    ``/session/<sid>/frames``; ``session_id`` keeps one session's frames. Shape: see the module doc."""
+    return _sse(state, "telemetry", session_id)
 
 
 @get("/cues/stream", operation_id="cues_stream")
-async def cues_stream(state: State) -> ServerSentEvent:
-    """SSE of live coaching cues; a heartbeat comment every 15 s without cues."""
-    return _sse(state, "cues")
+async def cues_stream(state: State, session_id: SessionFilter = None) -> ServerSentEvent:
+    """SSE of one session's coaching cues (``event: cue``, ``{id, session_id, text, emotion, timestamp…}``);
+    ``session_id`` is required (400 without it, as the original bridge answers)."""
+    if session_id is None:
+        raise ApiError(400, "invalid request", "session_id query parameter required")
+    return _sse(state, "cues", session_id)
 
 
 @get("/notifications", operation_id="notifications_stream")
@@ -202,17 +226,23 @@ async def notifications_stream(state: State) -> ServerSentEvent:
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /spectator/token``: a label for the viewer and the lifetime in seconds (60..86400)."""
+    """``POST /spectator/token``: a label for the viewer, the lifetime in seconds (60..86400) and, as the
+    original PWA sends it, the ``session_id`` the viewer is invited to watch."""
 
     label: Annotated[str, msgspec.Meta(max_length=200)] = ""
     ttl_s: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
+    session_id: str | None = None
 
 
 class TokenIssued(msgspec.Struct):
-    """The token (shown once; only its SHA-256 is stored) and its expiry, ISO-8601 UTC."""
+    """The token (shown once; only its SHA-256 is stored), its expiry (ISO-8601 UTC) and lifetime (s); with a
+    ``session_id``, the original clients' ``url`` to share (``/spectator/<session_id>?token=…``)."""
 
     token: str
     expires_at: str
+    ttl_s: int
+    session_id: str | None
+    url: str | None
 
 
 class TokenRevoked(msgspec.Struct):
@@ -221,13 +251,23 @@ class TokenRevoked(msgspec.Struct):
 
 @post("/spectator/token", operation_id="spectator_token_create", status_code=201, sync_to_thread=True)
 def create_spectator_token(state: State, data: TokenRequest | None = None) -> TokenIssued:
-    """Mint a time-limited read-only token for a remote pit-wall viewer (owner only; body optional)."""
+    """Mint a time-limited read-only token for a remote pit-wall viewer (owner only; body optional).
+    ``session_id`` names the session the viewer is invited to (404 when unknown)."""
     request = data or TokenRequest()
     store = store_of(state)
+    if request.session_id is not None:
+        store.get_session(request.session_id)  # UnknownSession → 404
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=request.ttl_s)
     store.add_spectator_token(hash_token(token), expires_at, request.label)
-    return TokenIssued(token=token, expires_at=iso_utc(expires_at))
+    sid = request.session_id
+    return TokenIssued(
+        token=token,
+        expires_at=iso_utc(expires_at),
+        ttl_s=request.ttl_s,
+        session_id=sid,
+        url=None if sid is None else f"/spectator/{sid}?token={token}",
+    )
 
 
 @delete(

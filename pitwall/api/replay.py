@@ -2,11 +2,13 @@
 
 Replayed frames carry the source session's ``session_id``, ``frame_idx`` and ``t_s`` in the live frame shape,
 so ``GET /telemetry/stream`` clients cannot tell replay from live. Starting a replay stops a running live
-reader first (its session is flushed and ended; it is not restarted when the replay ends).
+reader first (its session is flushed and ended); when the replay stops or finishes, the live reader starts
+again in a new session (:func:`pitwall.api.realtime.resume_live`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 import msgspec
@@ -15,6 +17,7 @@ from litestar.datastructures import State
 
 from pitwall.api.deps import live_of, store_of
 from pitwall.api.errors import ApiError
+from pitwall.api.realtime import resume_live
 from pitwall.live.replay import Replayer, ReplayRunning
 
 
@@ -83,20 +86,29 @@ def replay_start(state: State, data: ReplayStart) -> ReplayStarted:
     if telemetry.is_empty():
         raise ApiError(404, "no telemetry", f"session {data.source_session_id!r} has no telemetry to replay")
     live = live_of(state)
-    if live is not None:
+    resume = None
+    if live is not None and live.running:  # the replay takes the stream; the live reader resumes after it
         live.stop_reader()
+        resume = partial(resume_live, state)
     try:
         info = replayer.start(
-            telemetry, source_session_id=data.source_session_id, speed=data.speed, loop=data.loop
+            telemetry,
+            source_session_id=data.source_session_id,
+            speed=data.speed,
+            loop=data.loop,
+            on_end=resume,
         )
     except ReplayRunning as exc:
+        if resume is not None:
+            resume()
         raise ApiError(409, "replay running", str(exc)) from exc
     return msgspec.convert(info, ReplayStarted, from_attributes=True)
 
 
 @post("/session/replay/stop", operation_id="replay_stop", status_code=200, sync_to_thread=True)
 def replay_stop(state: State) -> ReplayStopped:
-    """Stop the running replay; reports the frames it emitted."""
+    """Stop the running replay; reports the frames it emitted. A live reader the replay stopped is running
+    again (in a new session) when this returns; it also resumes when a replay finishes by itself."""
     return ReplayStopped(**replayer_of(state).stop())
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import polars as pl
@@ -95,11 +95,16 @@ class SessionList(msgspec.Struct):
 
 
 class SessionDetail(msgspec.Struct):
-    """``GET /session/<sid>``: the session row, its laps and its last 50 coaching notes (newest first)."""
+    """``GET /session/<sid>``: the session row, its laps and its last 50 coaching notes (newest first);
+    ``lap_count``/``best_lap_s`` as in ``/sessions`` and ``notes`` (= ``coaching_notes``) at the top level,
+    where the original clients read them."""
 
     session: dict[str, Any]
     laps: list[dict[str, Any]]
     coaching_notes: list[dict[str, Any]]
+    lap_count: int
+    best_lap_s: float | None
+    notes: list[dict[str, Any]]
 
 
 class ResetResult(msgspec.Struct):
@@ -134,52 +139,93 @@ class ImportResponse(msgspec.Struct):
 
 
 class FramesIn(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /session/<sid>/frames``: wide canonical frames, each an object of column → value.
+    """``POST /session/<sid>/frames``: wide frames, each an object of column → value.
 
-    Allowed keys: the canonical columns of ``pitwall.schema.TELEMETRY`` except ``session_id`` and
-    ``frame_idx`` (assigned by the server). ``t_s`` is required; ``utc`` is an ISO-8601 string.
+    Keys: the canonical columns of ``pitwall.schema.TELEMETRY`` except ``session_id`` and ``frame_idx``
+    (assigned by the server), or the original clients' keys (``data/compat/frame_aliases.yaml``); any other
+    numeric key is stored as a tall signal. ``t_s`` (or ``timestamp``) is required; ``utc`` is an ISO-8601
+    string. ``driver``…``note`` fill the session row when this write creates the session.
     """
 
     frames: list[dict[str, FrameValue]]
+    driver: str = ""
+    driver_level: str = ""
+    track: str = ""
+    car: str = ""
+    note: str = ""
 
 
 class FramesAppended(msgspec.Struct):
+    """Frames appended: ``appended`` = ``n_appended`` wide rows (the original clients read ``n_appended``),
+    ``n_signals`` tall samples, ``ignored`` keys not stored, ``created`` when this write created the session."""
+
     session_id: str
     appended: int
     first_frame_idx: int | None
     last_frame_idx: int | None
+    n_appended: int
+    n_signals: int
+    ignored: list[str]
+    created: bool
+    saved: bool = True
 
 
 class FrameAppended(msgspec.Struct):
+    """One frame appended (``n_appended`` = 1; see :class:`FramesAppended` for the other fields)."""
+
     session_id: str
     frame_idx: int
-
-
-class VideoFrameIn(msgspec.Struct, forbid_unknown_fields=True):
-    """One video frame: session time ``t_s`` (s), file name, time within the file (ms), frame number."""
-
-    t_s: float
-    video_file: str
-    video_t_ms: int
-    frame_no: int | None = None
+    n_appended: int
+    n_signals: int
+    ignored: list[str]
+    created: bool
+    saved: bool = True
 
 
 class VideoFramesIn(msgspec.Struct, forbid_unknown_fields=True):
-    frames: list[VideoFrameIn]
+    """``POST /session/<sid>/video_frames``: objects of ``t_s`` (session seconds), ``video_file``,
+    ``video_t_ms`` (time within the file, ms) and optional ``frame_no``, or the original clients' ``{timestamp, avitime_ms, file_path, file_offset_s, width, height}`` (aliases in
+    ``data/compat/frame_aliases.yaml``)."""
+
+    frames: list[dict[str, FrameValue]]
+
+
+class SignalSample(msgspec.Struct, forbid_unknown_fields=True):
+    """One tall sample as the original clients send it: ``{name, t (s), value}``."""
+
+    name: str
+    t: float
+    value: float
+
+
+if TYPE_CHECKING:  # after decoding every item is a tuple (see SignalsIn.__post_init__)
+    SignalItem = tuple[str, float, float]
+else:  # what msgspec decodes: a tuple or an object
+    SignalItem = tuple[str, float, float] | SignalSample
 
 
 class SignalsIn(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /session/<sid>/signals``: tall tuples ``[signal_name, t_s, value]`` (ADR-015 sink)."""
+    """``POST /session/<sid>/signals``: tall tuples ``[signal_name, t_s, value]`` or ``{name, t, value}``
+    objects (ADR-015 sink); objects are turned into tuples on decoding."""
 
-    signals: list[tuple[str, float, float]]
+    signals: list[SignalItem]
+
+    def __post_init__(self) -> None:
+        self.signals = [s if isinstance(s, tuple) else (s.name, s.t, s.value) for s in self.signals]
 
 
 class Appended(msgspec.Struct):
-    """Rows appended; ``registered`` lists signal names that were new to the registry."""
+    """Rows appended; ``registered`` lists signal names that were new to the registry. ``n_appended`` repeats
+    ``appended`` and ``saved`` is true, as the original clients read them."""
 
     session_id: str
     appended: int
     registered: list[str] = msgspec.field(default_factory=list)
+    n_appended: int = -1
+    saved: bool = True
+
+    def __post_init__(self) -> None:
+        self.n_appended = self.appended
 
 
 class Rows(msgspec.Struct):

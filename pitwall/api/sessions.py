@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,9 +23,11 @@ from litestar import Router, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
+from pitwall import compat
 from pitwall.api.deps import settings_of, store_of
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import (
+    INGEST_COLUMNS,
     Appended,
     FrameAppended,
     FrameError,
@@ -45,6 +48,7 @@ from pitwall.api.schemas import (
     json_record,
     json_rows,
 )
+from pitwall.api.views import view_of
 from pitwall.formats.errors import ReadError
 from pitwall.importer import (
     InvalidSessionId,
@@ -53,10 +57,11 @@ from pitwall.importer import (
     import_vbo_file,
     make_session_id,
 )
-from pitwall.schema import VIDEO_FRAMES
-from pitwall.store.base import SessionExists, SessionRow, Store
+from pitwall.store.base import SessionExists, SessionRow, Store, UnknownSession
 
 MAX_DETAIL_LAPS = 10_000
+COMPLETE_LAP_KINDS = ("out", "flying", "in")
+"""Laps counted in ``lap_count`` (as ``Store.list_sessions`` counts them; incomplete laps are not)."""
 """``GET /session/<sid>`` lists every lap of a session up to this many."""
 
 
@@ -104,9 +109,21 @@ def start_session(state: State, data: SessionStart) -> SessionStarted:
 
 @post("/session/{session_id:str}/end", status_code=200, operation_id="endSession", sync_to_thread=True)
 def end_session(state: State, session_id: str) -> SessionEnded:
-    """Stamp ``ended_at`` = now. Idempotent: later calls return the first stamp. 404 unknown session."""
-    row = store_of(state).end_session(session_id)
+    """Stamp ``ended_at`` = now. Idempotent: later calls return the first stamp. 404 unknown session.
+
+    A session fed through the API (``/frames``) without stored laps gets its lap table stored at its first
+    end (as sliced for the lap routes), so ``/sessions`` and ``/leaderboard`` count its laps."""
+    store = store_of(state)
+    before = store.get_session(session_id)
+    row = store.end_session(session_id)
     assert row.ended_at is not None
+    if (
+        before.source == "api"
+        and before.ended_at is None
+        and store.list_laps(session_id=session_id, limit=1).is_empty()
+    ):
+        with suppress(ApiError):  # no telemetry or no track: nothing to slice
+            store.replace_laps(session_id, view_of(state, session_id, require_complete_lap=False).laps)
     return SessionEnded(ended=True, session_id=row.session_id, ended_at=iso_utc(row.ended_at))
 
 
@@ -129,14 +146,30 @@ def get_session(state: State, session_id: str) -> SessionDetail:
     first (``payload``: the finding's numbers). 404 unknown session."""
     store = store_of(state)
     row = store.get_session(session_id)
+    laps = store.list_laps(session_id=session_id, limit=MAX_DETAIL_LAPS)
+    notes = [
+        {**note, "payload": json.loads(note["payload"]) if note["payload"] else None}
+        for note in json_rows(store.list_coaching_notes(session_id, limit=50))
+    ]
+    lap_count, best_lap_s = lap_summary(laps)
     return SessionDetail(
         session=json_record(row),
-        laps=json_rows(store.list_laps(session_id=session_id, limit=MAX_DETAIL_LAPS)),
-        coaching_notes=[
-            {**note, "payload": json.loads(note["payload"]) if note["payload"] else None}
-            for note in json_rows(store.list_coaching_notes(session_id, limit=50))
-        ],
+        laps=json_rows(laps),
+        coaching_notes=notes,
+        lap_count=lap_count,
+        best_lap_s=best_lap_s,
+        notes=notes,
     )
+
+
+def lap_summary(laps: pl.DataFrame) -> tuple[int, float | None]:
+    """``(lap_count, best_lap_s)`` of a session's laps (:data:`pitwall.schema.LAPS` columns) by the rule of
+    ``Store.list_sessions``: valid complete laps (kind out, flying or in) and the fastest valid flying lap
+    (s; ``None`` without one)."""
+    valid = laps.filter(pl.col("valid"))
+    best = valid.filter(pl.col("kind") == "flying").select(pl.col("duration_s").min()).item()
+    count = valid.filter(pl.col("kind").is_in(COMPLETE_LAP_KINDS)).height
+    return count, None if best is None else float(best)
 
 
 @post("/session/reset", status_code=200, operation_id="resetCaches", sync_to_thread=True)
@@ -204,40 +237,117 @@ def import_session(state: State, data: ImportRequest) -> ImportResponse:
 # -- ingest -----------------------------------------------------------------------------------------------
 
 
-def _existing_session(state: State, session_id: str) -> Store:
+def _session_for_write(
+    state: State, session_id: str, fields: FramesIn | None, frame_t_s: pl.Series | None
+) -> tuple[Store, SessionRow, bool]:
+    """The store and the session row a write goes to, and whether this write created it.
+
+    A session that does not exist yet is created (as the original bridge does, so an ingest pipeline never
+    loses its first batch): ``meta.implicit`` is true, ``source`` is ``api``, the track is the active track,
+    ``started_at`` the first frame's epoch time when the frames are clocked in epoch seconds, else now.
+    """
     store = store_of(state)
-    store.get_session(session_id)  # UnknownSession → 404
-    return store
-
-
-def _validated(frames: list[dict[str, FrameValue]]) -> pl.DataFrame:
     try:
-        return frames_frame(frames)
-    except FrameError as exc:
+        return store, store.get_session(session_id), False
+    except UnknownSession:
+        pass
+    _valid_id(session_id)
+    active = state.get("track")
+    epoch_s = compat.first_epoch_s(frame_t_s) if frame_t_s is not None else None
+    row = SessionRow(
+        session_id=session_id,
+        started_at=datetime.fromtimestamp(epoch_s, UTC) if epoch_s is not None else datetime.now(UTC),
+        driver=fields.driver if fields else "",
+        driver_level=fields.driver_level if fields else "",
+        track=(fields.track if fields else "") or (active.name if active is not None else ""),
+        track_id=active.id if active is not None and not (fields and fields.track) else "",
+        car=fields.car if fields else "",
+        note=fields.note if fields else "",
+        source="api",
+        meta={"implicit": True},
+    )
+    try:
+        store.create_session(row)
+    except SessionExists:  # a concurrent first write created it
+        return store, store.get_session(session_id), False
+    return store, row, True
+
+
+def _canonical(frames: list[dict[str, FrameValue]]) -> tuple[pl.DataFrame, compat.SplitFrames]:
+    """Validated canonical wide frames (original keys converted) and the split that produced them."""
+    try:
+        split = compat.split_frames(frames, INGEST_COLUMNS, compat.default_aliases())
+        return frames_frame(split.wide), split
+    except (FrameError, compat.AliasError) as exc:
         raise ApiError(400, "invalid frames", str(exc)) from exc
+
+
+def _ingest(
+    state: State, session_id: str, frames: list[dict[str, FrameValue]], fields: FramesIn | None
+) -> tuple[pl.Series, compat.SplitFrames, bool]:
+    """Append frames with canonical or original keys: wide rows, tall samples (at their frame's ``t_s``),
+    epoch clocks rebased on the session start; publishes the rows on the telemetry stream. Returns the new
+    ``frame_idx`` values, the split and whether the session was created."""
+    wide, split = _canonical(frames)
+    store, row, created = _session_for_write(state, session_id, fields, wide["t_s"])
+    wide = compat.rebase_epoch(wide, row.started_at)
+    idx = store.append_telemetry(session_id, wide)
+    if split.tall:
+        names, frame_no, values = zip(*split.tall, strict=True)
+        store.append_signals(
+            session_id,
+            pl.DataFrame(
+                {"signal_name": names, "t_s": wide["t_s"].gather(list(frame_no)), "value": values},
+                schema={"signal_name": pl.String, "t_s": pl.Float64, "value": pl.Float64},
+            ),
+        )
+    store.update_session(
+        session_id,
+        n_frames=int(idx[-1]) + 1,
+        duration_s=max(row.duration_s, float(wide["t_s"].max())),  # type: ignore[arg-type]
+    )
+    bus = state.get("bus")
+    if bus is not None:
+        bus.publish_frames(wide.with_columns(session_id=pl.lit(session_id), frame_idx=idx))
+    return idx, split, created
 
 
 @post("/session/{session_id:str}/frames", status_code=200, operation_id="appendFrames", sync_to_thread=True)
 def append_frames(state: State, session_id: str, data: FramesIn) -> FramesAppended:
-    """Append a batch of wide canonical frames (``{"frames": [{"t_s": 0.0, "speed_kph": 88.2, …}, …]}``).
-    Keys: canonical columns except ``session_id``/``frame_idx``; unknown column or wrong type → 400."""
-    store = _existing_session(state, session_id)
-    idx = store.append_telemetry(session_id, _validated(data.frames))
+    """Append a batch of wide frames (``{"frames": [{"t_s": 0.0, "speed_kph": 88.2, …}, …]}``), with
+    canonical keys or the original clients' (``{"timestamp": 0.0, "speed": 24.5, …}``; the alias table
+    ``data/compat/frame_aliases.yaml`` converts names and units). Other numeric keys are stored as tall
+    signals, keys not stored are listed in ``ignored``; a wrong value type → 400. An unknown session id is
+    created (``created``: true; ``meta.implicit``). Frames clocked in Unix epoch seconds are rebased on the
+    session start (``utc`` keeps the instant). Each row is also published on ``/telemetry/stream``."""
+    if not data.frames:
+        raise ApiError(400, "invalid frames", "no frames")
+    idx, split, created = _ingest(state, session_id, data.frames, data)
     return FramesAppended(
         session_id=session_id,
         appended=idx.len(),
-        first_frame_idx=None if idx.is_empty() else int(idx[0]),
-        last_frame_idx=None if idx.is_empty() else int(idx[-1]),
+        first_frame_idx=int(idx[0]),
+        last_frame_idx=int(idx[-1]),
+        n_appended=idx.len(),
+        n_signals=len(split.tall),
+        ignored=split.ignored,
+        created=created,
     )
 
 
 @post("/session/{session_id:str}/frame", status_code=200, operation_id="appendFrame", sync_to_thread=True)
 def append_frame(state: State, session_id: str, data: dict[str, FrameValue]) -> FrameAppended:
-    """Append one wide frame (an object of canonical column → value, ``t_s`` required); returns its
-    ``frame_idx``."""
-    store = _existing_session(state, session_id)
-    idx = store.append_telemetry(session_id, _validated([data]))
-    return FrameAppended(session_id=session_id, frame_idx=int(idx[0]))
+    """Append one wide frame (an object of column → value, canonical or original keys, ``t_s`` or
+    ``timestamp`` required; rules as ``/frames``); returns its ``frame_idx``."""
+    idx, split, created = _ingest(state, session_id, [data], None)
+    return FrameAppended(
+        session_id=session_id,
+        frame_idx=int(idx[0]),
+        n_appended=1,
+        n_signals=len(split.tall),
+        ignored=split.ignored,
+        created=created,
+    )
 
 
 @post(
@@ -247,19 +357,15 @@ def append_frame(state: State, session_id: str, data: dict[str, FrameValue]) -> 
     sync_to_thread=True,
 )
 def append_video_frames(state: State, session_id: str, data: VideoFramesIn) -> Appended:
-    """Append video frame metadata: ``t_s`` (session seconds), ``video_file``, ``video_t_ms``, ``frame_no``."""
-    store = _existing_session(state, session_id)
-    if not data.frames:
-        raise ApiError(400, "invalid request", "no frames")
-    rows = pl.DataFrame(
-        {
-            "t_s": [f.t_s for f in data.frames],
-            "video_file": [f.video_file for f in data.frames],
-            "video_t_ms": [f.video_t_ms for f in data.frames],
-            "frame_no": [f.frame_no for f in data.frames],
-        },
-        schema={name: VIDEO_FRAMES[name] for name in ("t_s", "video_file", "video_t_ms", "frame_no")},
-    )
+    """Append video frame metadata: ``t_s`` (session seconds), ``video_file``, ``video_t_ms``, ``frame_no``
+    — or the original body (``timestamp``, ``file_path``, ``file_offset_s`` s or ``avitime_ms``; ``width``
+    and ``height`` are not stored). 404 unknown session."""
+    store = store_of(state)
+    store.get_session(session_id)  # UnknownSession → 404
+    try:
+        rows = compat.video_frames(data.frames, compat.default_aliases())
+    except compat.AliasError as exc:
+        raise ApiError(400, "invalid request", str(exc)) from exc
     return Appended(session_id=session_id, appended=store.append_video_frames(session_id, rows))
 
 

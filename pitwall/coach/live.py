@@ -167,10 +167,10 @@ class LiveCoach:
         note = None if self._track is None or s_m is None else pace_note(self._track, s_m=s_m)
         return [
             {
-                "id": f"{frame.session_id}:{self.bursts}:{cue.cue}",
+                "cue_key": f"{frame.session_id}:{self.bursts}:{cue.cue}",
                 "text": cue.text,
                 "emotion": cue.emotion,
-                "timestamp": frame.utc,
+                "frame_utc": frame.utc,
                 **cue.to_dict(),
                 "session_id": frame.session_id,
                 "burst_id": self.bursts,

@@ -15,7 +15,16 @@ Telemetry frame shape (identical for live CAN, the simulator and replay), one JS
 
 with every column of :data:`pitwall.schema.TELEMETRY` in schema order (units in the names: ``t_s`` seconds
 since session start, ``speed_kph``, ``g_lat`` in g positive left, …); ``utc`` is ISO-8601 with ``Z``;
-unknown values and NaN are ``null``.
+unknown values and NaN are ``null``. After them come the keys the original clients read (``timestamp``,
+``speed`` in m/s, ``distance``, ``g_lat``…, ``lap_number``, ``combo_g``; declared in the ``stream`` section of
+``data/compat/frame_aliases.yaml``, :func:`pitwall.compat.stream_exprs`).
+
+Every event goes out as ``id: <seq>`` + ``event: <name>`` (:data:`EVENT_NAMES`: ``telemetry``, ``cue``,
+``notification``, as the original clients listen for them) + ``data: <json>``. Each event carries a ``key``
+(the session id of a telemetry frame or a cue) by which a stream may filter.
+
+Cue shape (:meth:`TelemetryBus.publish_cue`): ``{"id", "session_id", "text", "emotion", "timestamp"
+(Unix s), "utc", …}``.
 """
 
 from __future__ import annotations
@@ -29,17 +38,25 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Final, Literal
 
 import polars as pl
 
-from pitwall import schema
+from pitwall import compat, schema
 
 Topic = Literal["telemetry", "cues", "notifications"]
 TOPICS: Final[tuple[Topic, ...]] = ("telemetry", "cues", "notifications")
 _TELEMETRY_SCHEMA: Final = pl.Schema(schema.TELEMETRY)
 DEFAULT_MAXLEN: Final = 1024
 """Default per-subscriber queue bound (events); ≈20 s of 50 Hz telemetry."""
+EVENT_NAMES: Final[dict[Topic, bytes]] = {
+    "telemetry": b"telemetry",
+    "cues": b"cue",
+    "notifications": b"notification",
+}
+"""The SSE ``event:`` name of each topic (the names the original PWA listens for)."""
+_SESSION_PREFIX: Final = b'{"session_id":"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +67,35 @@ class Event:
     seq: int
     data: bytes
     published_ns: int  # time.monotonic_ns() at publish, for latency measurements
-    sse: bytes  # the event as an SSE message (``id: <seq>`` + ``data: <json>``), built once for every client
+    sse: bytes  # the event as an SSE message (``id`` + ``event`` + ``data``), built once for every client
+    key: str | None = None  # the session id of a telemetry frame or a cue (streams filter on it)
+
+
+@cache
+def _stream_exprs() -> tuple[pl.Expr, ...]:
+    return tuple(compat.stream_exprs(compat.default_aliases()))
+
+
+def _key_of(data: bytes) -> str | None:
+    """The session id at the head of an :func:`encode_frames` payload (``None`` when null or absent)."""
+    if not data.startswith(_SESSION_PREFIX):
+        return None
+    end = data.index(b'"', len(_SESSION_PREFIX))
+    return data[len(_SESSION_PREFIX) : end].decode()
 
 
 def encode_frames(wide: pl.DataFrame) -> list[bytes]:
     """Encode wide telemetry rows as the telemetry-topic JSON payloads (one ``bytes`` per row).
 
     ``wide`` needs ``session_id``, ``frame_idx`` and ``t_s``; any canonical column may be missing (it is sent
-    as ``null``). Columns that are not canonical are dropped.
+    as ``null``). Columns that are not canonical are dropped; the original clients' keys are added.
     """
     if wide.is_empty():
         return []
     canonical = wide if wide.schema == _TELEMETRY_SCHEMA else schema.conform(wide, schema.TELEMETRY)
-    frames = canonical.with_columns(pl.col("utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    frames = canonical.with_columns(pl.col("utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).with_columns(
+        *_stream_exprs()
+    )
     return frames.write_ndjson().encode().splitlines()
 
 
@@ -150,6 +183,7 @@ class TelemetryBus:
         self._seq: dict[Topic, itertools.count[int]] = {topic: itertools.count() for topic in TOPICS}
         self._published: dict[Topic, int] = dict.fromkeys(TOPICS, 0)
         self._lock = threading.Lock()  # guards subscriber lists, sequence numbers and counters
+        self._cue_ids = itertools.count(1)
         self.closed = False
 
     def subscribe(
@@ -182,9 +216,27 @@ class TelemetryBus:
         for sub in subs:
             sub.close()
 
-    def publish(self, topic: Topic, payload: dict[str, Any]) -> Event:
-        """Publish one JSON-serialisable message; returns the event (with its sequence number)."""
-        return self.publish_encoded(topic, [json.dumps(payload, separators=(",", ":")).encode()])[0]
+    def publish(self, topic: Topic, payload: dict[str, Any], *, key: str | None = None) -> Event:
+        """Publish one JSON-serialisable message (filter ``key``: see :class:`Event`); returns the event."""
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        return self.publish_encoded(topic, [data], keys=[key])[0]
+
+    def publish_cue(self, session_id: str, text: str, *, emotion: str = "neutral", **fields: Any) -> Event:
+        """Publish a coaching cue for ``session_id`` in the original clients' shape ``{"id", "session_id",
+        "text", "emotion", "timestamp" (Unix s), "utc", **fields}``; ``id`` counts cues from 1 per bus."""
+        now = datetime.now(UTC)
+        with self._lock:
+            cue_id = next(self._cue_ids)
+        cue = {
+            "id": cue_id,
+            "session_id": session_id,
+            "text": text,
+            "emotion": emotion,
+            "timestamp": now.timestamp(),
+            "utc": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            **fields,
+        }
+        return self.publish("cues", cue, key=session_id)
 
     def notify(self, kind: str, text: str, **fields: Any) -> Event:
         """Publish an inbox message ``{"kind", "text", "utc", **fields}`` on the notifications topic."""
@@ -195,17 +247,26 @@ class TelemetryBus:
         """Publish wide telemetry rows as telemetry events (see :func:`encode_frames` for the shape)."""
         return self.publish_encoded("telemetry", encode_frames(wide))
 
-    def publish_encoded(self, topic: Topic, payloads: Sequence[bytes]) -> list[Event]:
-        """Publish already-encoded JSON payloads in order, waking each waiting subscriber loop once."""
+    def publish_encoded(
+        self, topic: Topic, payloads: Sequence[bytes], *, keys: Sequence[str | None] | None = None
+    ) -> list[Event]:
+        """Publish already-encoded JSON payloads in order, waking each waiting subscriber loop once.
+
+        ``keys``: each payload's filter key; by default the session id heading a telemetry payload (as
+        :func:`encode_frames` writes it), else ``None``."""
         if not payloads:
             return []
+        if keys is None:
+            keys = [_key_of(data) for data in payloads] if topic == "telemetry" else [None] * len(payloads)
         now = time.monotonic_ns()
+        name = EVENT_NAMES[topic]
         with self._lock:
             seq = self._seq[topic]
             events = []
-            for data in payloads:
+            for data, key in zip(payloads, keys, strict=True):
                 n = next(seq)
-                events.append(Event(topic, n, data, now, b"id: %d\ndata: %s\n\n" % (n, data)))
+                sse = b"id: %d\nevent: %s\ndata: %s\n\n" % (n, name, data)
+                events.append(Event(topic, n, data, now, sse, key))
             self._published[topic] += len(events)
             subs = self._subs[topic]
         to_wake: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}

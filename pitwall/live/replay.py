@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,7 @@ class _Run:
     position: int = 0  # index of the next frame to emit in the current pass
     frames_emitted: int = 0
     thread: threading.Thread | None = None
+    on_end: Callable[[], None] | None = None  # run by the replay thread once it has stopped or finished
 
 
 class Replayer:
@@ -66,10 +68,17 @@ class Replayer:
         return run is not None and run.thread is not None and run.thread.is_alive()
 
     def start(
-        self, telemetry: pl.DataFrame, *, source_session_id: str, speed: float, loop: bool
+        self,
+        telemetry: pl.DataFrame,
+        *,
+        source_session_id: str,
+        speed: float,
+        loop: bool,
+        on_end: Callable[[], None] | None = None,
     ) -> ReplayInfo:
         """Start publishing ``telemetry`` (a stored session, ordered by ``frame_idx``; needs ``session_id``,
-        ``frame_idx``, ``t_s`` in seconds) at ``speed`` × recorded pace (``speed`` > 0).
+        ``frame_idx``, ``t_s`` in seconds) at ``speed`` × recorded pace (``speed`` > 0). ``on_end`` is called
+        (on the replay thread, before :meth:`stop` returns) once the replay has stopped or finished.
 
         Raises :class:`ReplayRunning` if a replay is running and ``ValueError`` for empty telemetry.
         """
@@ -92,7 +101,7 @@ class Replayer:
                 speed=speed,
                 loop=loop,
             )
-            run = _Run(info, t_s - t_s[0], payloads, threading.Event(), time.monotonic())
+            run = _Run(info, t_s - t_s[0], payloads, threading.Event(), time.monotonic(), on_end=on_end)
             run.thread = threading.Thread(target=self._play, args=(run,), name="pitwall-replay", daemon=True)
             self._run = run
             run.thread.start()
@@ -161,3 +170,5 @@ class Replayer:
             replay_id=run.info.replay_id,
             frames_emitted=run.frames_emitted,
         )
+        if run.on_end is not None:
+            run.on_end()

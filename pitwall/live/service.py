@@ -18,6 +18,13 @@
   session.
 * ``frame_idx`` is assigned here, counting from 0 for the new session; the store assigns the same numbers on
   append (one writer per session), which :meth:`LiveService._write_telemetry` checks.
+* A live session is a session like any other while it runs: a fourth thread, the **lap keeper**, re-slices the
+  stored rows (:func:`pitwall.session_view.session_laps` over the lap columns kept in memory as they are
+  written) every :data:`LAP_CHECK_S` of wall time and stores the lap table (``Store.replace_laps``) whenever
+  it changed, so ``/sessions``, ``/laps`` and ``/leaderboard`` show each lap once it completes (and a
+  ``lap_completed`` notification ``{lap, lap_kind, duration_s, valid, session_id}`` is published); it also keeps
+  the session's ``n_frames``, ``duration_s`` and ``distance_m`` current. The last check runs at stop, before
+  ``ended_at`` is stamped.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any, Final
 import polars as pl
 
 from pitwall import DATA_DIR
+from pitwall.analysis.geo import path_steps_m
 from pitwall.config import Settings
 from pitwall.formats.car import CarConfig, load_car
 from pitwall.formats.dbc import load_dbc
@@ -42,6 +50,7 @@ from pitwall.live.bus import TelemetryBus
 from pitwall.live.can_reader import CanReader
 from pitwall.live.decode import Decoder
 from pitwall.live.simulator import Simulator
+from pitwall.session_view import session_laps
 from pitwall.store.base import SessionExists, SessionRow, Store
 from pitwall.track import Track
 
@@ -58,6 +67,20 @@ WRITE_RETRY_S: Final = 0.25
 PUMP_CYCLE_S: Final = 0.01
 """Shortest wall time between two pump cycles: rows arriving faster are published together (each cycle
 costs every SSE client a wake-up and a write)."""
+LAP_CHECK_S: Final = 2.0
+"""Wall seconds between two lap checks of the running session (a completed lap is stored within this)."""
+LAP_COLUMNS: Final = ("t_s", "lat_deg", "lon_deg", "heading_deg", "speed_kph", "distance_m")
+"""The stored columns lap slicing reads, kept in memory for the lap keeper."""
+
+
+def travelled_m(rows: pl.DataFrame) -> float:
+    """Distance travelled, m: the largest cumulative ``distance_m`` when logged, else the length of the GPS
+    path (``lat_deg``/``lon_deg``, fixes without both skipped); 0 without either."""
+    logged = rows["distance_m"].max()
+    if isinstance(logged, int | float):
+        return float(logged)
+    fixes = rows.select("lat_deg", "lon_deg").drop_nulls()
+    return float(path_steps_m(fixes["lat_deg"], fixes["lon_deg"]).sum()) if fixes.height > 1 else 0.0
 
 
 class LiveService:
@@ -112,6 +135,13 @@ class LiveService:
         self.last_flush_utc: datetime | None = None
         self.store_error: str | None = None
         self.running = False
+        self._lap_rows: list[
+            pl.DataFrame
+        ] = []  # LAP_COLUMNS of every stored row, in order (guarded by _lock)
+        self._laps_stop = threading.Event()
+        self._laps_thread: threading.Thread | None = None
+        self._laps_seen: pl.DataFrame | None = None  # the lap table last stored
+        self.laps_stored = 0  # completed laps in the stored lap table
 
     # lifecycle ----------------------------------------------------------------------------------------
 
@@ -137,6 +167,8 @@ class LiveService:
             target=self._write_loop, name=f"live-writer-{channel}", daemon=True
         )
         self._writer_thread.start()
+        self._laps_thread = threading.Thread(target=self._lap_loop, name=f"live-laps-{channel}", daemon=True)
+        self._laps_thread.start()
         try:
             self._reader.start()
             if track is not None and self.settings.simulate:
@@ -191,6 +223,10 @@ class LiveService:
                     self._writer_stop = True
                     self._write_wanted.notify()
                 writer.join()  # writes every pending row, then publishes what it may
+            keeper, self._laps_thread = self._laps_thread, None
+            if keeper is not None:
+                self._laps_stop.set()
+                keeper.join()
             with self._lock:
                 was_running, self.running = self.running, False
             if self.session_id is not None and was_running:
@@ -437,6 +473,7 @@ class LiveService:
                 "store numbered frames from %s, the stream from %s", assigned[0], wide["frame_idx"][0]
             )
         with self._lock:
+            self._lap_rows.append(wide.select(LAP_COLUMNS))
             self.frames_stored += wide.height
             self._writing_rows = 0
             self._stored_t_s = float(wide["t_s"][-1])
@@ -462,7 +499,52 @@ class LiveService:
             return False
         return True
 
+    def _lap_loop(self) -> None:
+        """Lap keeper thread: :meth:`update_laps` every :data:`LAP_CHECK_S` until stopped."""
+        while not self._laps_stop.wait(LAP_CHECK_S):
+            try:
+                self.update_laps()
+            except Exception:  # keep the live path up; the next check retries
+                log.exception("live lap update of %s failed", self.session_id)
+
+    def update_laps(self) -> None:
+        """Store the session's current figures (``n_frames``, ``duration_s``, ``distance_m`` of the stored
+        rows) and, with a track, its lap table when it changed (thread-safe; the lap keeper calls it)."""
+        with self._lock:
+            parts, n_frames = list(self._lap_rows), self.frames_stored
+        if not parts or self.session_id is None:
+            return
+        rows = pl.concat(parts) if len(parts) > 1 else parts[0]  # outside the lock: the pump keeps going
+        with self._lock:
+            self._lap_rows[: len(parts)] = [rows]
+        self.store.update_session(
+            self.session_id,
+            n_frames=n_frames,
+            duration_s=float(rows["t_s"][-1]),
+            distance_m=travelled_m(rows),
+        )
+        if self.track is None:
+            return
+        laps = session_laps(rows.with_columns(session_id=pl.lit(self.session_id)), self.track, {})
+        if self._laps_seen is not None and laps.equals(self._laps_seen):
+            return
+        self.store.replace_laps(self.session_id, laps)
+        self._laps_seen = laps
+        complete = laps.filter(pl.col("kind") != "incomplete")
+        for lap in complete.slice(self.laps_stored).iter_rows(named=True):
+            self.bus.notify(
+                "lap_completed",
+                f"Lap {lap['lap']} ({lap['kind']}): {lap['duration_s']:.3f} s",
+                session_id=self.session_id,
+                lap=lap["lap"],
+                lap_kind=lap["kind"],
+                duration_s=lap["duration_s"],
+                valid=lap["valid"],
+            )
+        self.laps_stored = complete.height
+
     def _end_session(self) -> None:
         assert self.session_id is not None
+        self.update_laps()
         self.store.update_session(self.session_id, duration_s=self._last_t_s)
         self.store.end_session(self.session_id, at=datetime.now(UTC))

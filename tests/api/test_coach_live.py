@@ -31,13 +31,13 @@ def test_simulated_session_streams_disciplined_cues(tmp_path: Path, serve: Serve
     settings = replace(make_settings(tmp_path, backend), simulate=True, simulate_speed=25.0)
     app = create_app(settings)
     with serve(app) as url:
-        stream = SseClient(f"{url}/cues/stream")
+        health = httpx.get(f"{url}/health").json()
+        session_id = health["active_session_id"]
+        stream = SseClient(f"{url}/cues/stream?session_id={session_id}")
         stream.wait_connected()
         cues = [e.data for e in stream.wait_for(3, timeout=120)]
-        health = httpx.get(f"{url}/health").json()
         stream.close()
     assert health["coach"] == "rule" and health["engine"] is None
-    session_id = health["active_session_id"]
     assert {c["session_id"] for c in cues} == {session_id}
     assert all({"id", "text", "emotion", "timestamp"} <= set(c) and c["text"] for c in cues)
     assert all(c["coach_source"] == "rule" and c["metrics"] and c["tts_ms"] > 0 for c in cues)

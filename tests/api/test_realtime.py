@@ -61,17 +61,29 @@ def test_cues_and_notifications_streams_with_heartbeats(tmp_path: Path, serve: S
     app = create_app(make_settings(tmp_path, "duckdb"))
     app.state.sse_heartbeat_s = 0.2
     with serve(app) as url:
-        cues = SseClient(f"{url}/cues/stream")
+        cues = SseClient(f"{url}/cues/stream?session_id=s1")
         inbox = SseClient(f"{url}/notifications")
         cues.wait_connected()
         inbox.wait_connected()
-        app.state.bus.publish("cues", {"corner": "7", "text": "brake later", "confidence": 0.8})
+        app.state.bus.publish_cue("other", "not for s1")
+        app.state.bus.publish_cue("s1", "brake later", emotion="calm", corner="7", confidence=0.8)
         app.state.bus.notify("briefing", "Debrief ready", session_id="s1")
-        assert cues.wait_for(1)[0].data == {"corner": "7", "text": "brake later", "confidence": 0.8}
+        cue = cues.wait_for(1)[0]
         note = inbox.wait_for(1)[0].data
         asyncio.run(asyncio.sleep(0.5))
         cues.close()
         inbox.close()
+    assert cue.event == "cue" and len(cues.events) == 1
+    assert {k: cue.data[k] for k in ("id", "session_id", "text", "emotion", "corner", "confidence")} == {
+        "id": 2,
+        "session_id": "s1",
+        "text": "brake later",
+        "emotion": "calm",
+        "corner": "7",
+        "confidence": 0.8,
+    }
+    assert abs(cue.data["timestamp"] - datetime.now(UTC).timestamp()) < 60
+    assert cues.hello is not None and cues.hello.data == {"stream": "cues", "session_id": "s1"}
     assert note["kind"] == "briefing" and note["text"] == "Debrief ready" and note["session_id"] == "s1"
     assert datetime.fromisoformat(note["utc"]) > datetime.now(UTC) - timedelta(minutes=1)
     assert cues.comments[0] == "connected cues"
@@ -81,13 +93,17 @@ def test_cues_and_notifications_streams_with_heartbeats(tmp_path: Path, serve: S
 def test_slow_client_loses_oldest_events_and_is_told_how_many() -> None:
     async def main() -> None:
         bus = TelemetryBus()
-        stream = _stream(bus, "telemetry", heartbeat_s=5.0)
+        stream = _stream(bus, "telemetry", heartbeat_s=5.0, session_id=None)
         assert b": connected telemetry" in (await anext(stream)).encode()
+        assert (await anext(stream)).encode().startswith(b"event: hello\ndata: ")
         bus.publish_encoded("telemetry", [b'{"i":%d}' % i for i in range(1500)])  # queue holds 1024
         first = (await anext(stream)).encode()
         second = (await anext(stream)).encode()
-        assert first.startswith(b'event: dropped\ndata: {"dropped":476}\n\nid: 476\ndata: {"i":476}\n\n')
-        assert second.startswith(b'id: 988\ndata: {"i":988}\n\n') and second.endswith(b'data: {"i":1499}\n\n')
+        assert first.startswith(
+            b'event: dropped\ndata: {"dropped":476}\n\nid: 476\nevent: telemetry\ndata: {"i":476}\n\n'
+        )
+        assert second.startswith(b'id: 988\nevent: telemetry\ndata: {"i":988}\n\n')
+        assert second.endswith(b'data: {"i":1499}\n\n')
         assert first.count(b"id: ") + second.count(b"id: ") == 1024
         await stream.aclose()
         assert bus.subscriber_count("telemetry") == 0
@@ -99,7 +115,8 @@ def test_spectator_tokens_are_random_hashed_expiring_and_revocable(client: TestC
     response = client.post("/spectator/token", json={"label": "pit crew", "ttl_s": 600})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"token", "expires_at"} and len(body["token"]) >= 43
+    assert set(body) == {"token", "expires_at", "ttl_s", "session_id", "url"} and len(body["token"]) >= 43
+    assert body["ttl_s"] == 600 and body["session_id"] is None and body["url"] is None
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert abs((expires - datetime.now(UTC)).total_seconds() - 600) < 5
     store = client.app.state.store

@@ -1,4 +1,5 @@
-"""``/session/replay/start|stop|status``: contract shapes and codes, frames over SSE, live reader stopped first."""
+"""``/session/replay/start|stop|status``: contract shapes and codes, frames over SSE, live reader stopped first
+and restored after."""
 
 from __future__ import annotations
 
@@ -135,8 +136,13 @@ def test_replay_stops_the_live_reader_first(tmp_path: Path, serve: Serve) -> Non
         diagnostics = http.get("/diagnostics/can").json()
         replayed = [e for e in stream.wait_for(200, timeout=15) if e.data["session_id"] == source]
         http.post("/session/replay/stop")
+        resumed = http.get("/diagnostics/can").json()
+        health = http.get("/health").json()
         stream.close()
         live_row = app.state.store.get_session(live_session)
     assert diagnostics["running"] is False and diagnostics["connected"] is False
+    # stopping the replay restored the live reader it stopped, in a new session
+    assert resumed["running"] is True and resumed["session_id"] not in (None, live_session)
+    assert health["active_session_id"] == resumed["session_id"]
     assert live_row.ended_at is not None and live_row.n_frames == diagnostics["frames_stored"] > 0
     assert replayed and replayed[0].data["frame_idx"] == 0

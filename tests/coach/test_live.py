@@ -47,7 +47,8 @@ def test_live_cues_on_a_real_recording_respect_the_discipline() -> None:
         s = s_at[cue["frame_idx"]]
         assert s is not None and cue["s_m"] == round(s, 1)
         assert not any(c.s_entry_m <= s <= c.s_exit_m for c in ROAD_AMERICA.corners), cue
-        assert {"id", "text", "emotion", "timestamp"} <= set(cue) and cue["timestamp"].endswith("Z")
+        assert {"cue_key", "session_id", "text", "emotion", "frame_utc"} <= set(cue)
+        assert cue["frame_utc"].endswith("Z")
         assert cue["coach_source"] == "rule" and cue["tts_ms"] > 0 and 0 < cue["confidence"] <= 1
         assert cue["metrics"] and cue["pace_note"]
     assert max(Counter(c["burst_id"] for c in cues).values()) <= CUE_LIMITS.max_items

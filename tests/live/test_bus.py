@@ -12,7 +12,10 @@ import polars as pl
 import pytest
 
 from pitwall import schema
+from pitwall.compat import default_aliases
 from pitwall.live.bus import TelemetryBus, encode_frames
+
+STREAM_KEYS = list(default_aliases().stream)
 
 
 def _values(events: list) -> list[int]:
@@ -169,7 +172,8 @@ def test_encode_frames_has_every_canonical_column_iso_utc_and_nulls() -> None:
     )
     frames = [json.loads(b) for b in encode_frames(wide)]
     assert len(frames) == 2
-    assert list(frames[0]) == list(schema.TELEMETRY)
+    assert list(frames[0]) == list(schema.TELEMETRY) + [k for k in STREAM_KEYS if k not in schema.TELEMETRY]
+    assert frames[0]["speed"] == pytest.approx(101.5 / 3.6) and frames[0]["timestamp"] == 0.0
     assert frames[1]["utc"] == "2026-05-26T17:00:00.020000Z"
     assert frames[0]["speed_kph"] == 101.5 and frames[1]["speed_kph"] is None
     assert frames[1]["frame_idx"] == 1 and frames[1]["gear"] == 3 and frames[1]["lat_deg"] is None

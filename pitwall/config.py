@@ -33,6 +33,32 @@ PWA_ORIGINS: Final = tuple(
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    """The optional language model (:mod:`pitwall.coach.llm`): ``url`` (base URL of an OpenAI-compatible API,
+    ``None`` = no model), ``model`` (sent as is; many local servers ignore it) and ``timeout_s`` (seconds for
+    the whole reply)."""
+
+    url: str | None = None
+    model: str = "local"
+    timeout_s: float = 20.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+def llm_config_from_env() -> LlmConfig:
+    """The optional language model from ``PITWALL_LLM_URL`` (base URL of an OpenAI-compatible API; unset = none),
+    ``PITWALL_LLM_MODEL`` (default ``local``) and ``PITWALL_LLM_TIMEOUT_S`` (default 20)."""
+    default = LlmConfig()
+    return LlmConfig(
+        url=os.environ.get("PITWALL_LLM_URL") or None,
+        model=os.environ.get("PITWALL_LLM_MODEL") or default.model,
+        timeout_s=float(os.environ.get("PITWALL_LLM_TIMEOUT_S") or default.timeout_s),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to start. Paths are absolute after :meth:`resolved`."""
 
@@ -54,6 +80,9 @@ class Settings:
     simulate_lap_seconds: float = 60.0
     log_level: str = "info"
     cors_origins: tuple[str, ...] = PWA_ORIGINS  # browser origins allowed besides the app's own
+    llm: LlmConfig = field(
+        default_factory=lambda: llm_config_from_env()
+    )  # optional model (pitwall.coach.llm)
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

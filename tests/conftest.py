@@ -58,3 +58,12 @@ def serve() -> Iterator[Callable[[Litestar], AbstractContextManager[str]]]:
             sock.close()
 
     yield running
+
+
+@pytest.fixture(scope="session")
+def sim_vbo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3.4-lap Sonoma recording made through the simulator and the live path, written as a VBO (once per test
+    process; see :mod:`tests.coach.simulated`)."""
+    from tests.coach.simulated import record_simulated_vbo
+
+    return record_simulated_vbo(tmp_path_factory.mktemp("sim-vbo"))

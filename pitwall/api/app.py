@@ -28,10 +28,12 @@ from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 from pitwall import __version__
 from pitwall.api import (
     analysis,
+    ask,
     cars,
     coach,
     core,
     diagnostics,
+    driver,
     exports,
     laps,
     leaderboard,
@@ -70,6 +72,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     analysis.router,
     track.router,
     coach.router,
+    ask.router,
+    driver.router,
 ]
 """Every router of the app, one line each."""
 

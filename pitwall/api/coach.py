@@ -40,6 +40,7 @@ from pitwall.analysis.scorecard import overall_grade
 from pitwall.api.analysis import Prepared, _prepared, _reference, _summary
 from pitwall.api.deps import settings_of, store_of
 from pitwall.api.errors import ApiError
+from pitwall.api.phrasing import phrase_logged
 from pitwall.api.sessions import resolve_import_path
 from pitwall.api.views import track_library_of
 from pitwall.coach.concepts import Concept, load_concepts
@@ -526,7 +527,9 @@ def debrief(state: State, data: DebriefRequest) -> DebriefResponse:
     coaching = session_coaching(state, session_id)
     review, view = coaching.review, coaching.prepared.view
     top = review.top
-    narrative = render_markdown(review.findings, top, concepts, title=f"Debrief: {view.track.name}")
+    template = render_markdown(review.findings, top, concepts, title=f"Debrief: {view.track.name}")
+    phrased = phrase_logged(state, review.findings, template, role="debrief", session_id=session_id)
+    narrative = phrased.text
     fired_ids = {f.concept for f in review.findings if f.concept}
     emotion = emotion_for(review.findings)
     findings = [_finding_out(f, concepts) for f in review.findings]
@@ -547,7 +550,7 @@ def debrief(state: State, data: DebriefRequest) -> DebriefResponse:
         track_id=view.track.id,
         narrative=narrative,
         emotion=emotion,
-        coach_source=COACH_ENGINE,
+        coach_source=phrased.source,
         opportunities=opportunities,
         findings=findings,
         fragments=Fragments(
@@ -569,14 +572,16 @@ def score(state: State, data: ScoreRequest) -> ScoreResponse:
     coaching = session_coaching(state, data.session_id)
     overall = overall_grade(coaching.summary.lazy()).collect().row(0, named=True)
     items, grade, points = score_rubric(coaching.review.metrics, overall)
-    narrative = " ".join(f"{i.item.capitalize()}: {i.grade or 'not graded'}, {i.reason}." for i in items)
+    template = " ".join(f"{i.item.capitalize()}: {i.grade or 'not graded'}, {i.reason}." for i in items)
+    phrased = phrase_logged(state, (), template, role="score", session_id=data.session_id)
+    narrative = phrased.text
     return ScoreResponse(
         session_id=data.session_id,
         grade=grade,
         grade_points=points,
         items=msgspec.convert([i.to_dict() for i in items], list[RubricOut]),
         narrative=narrative,
-        coach_source=COACH_ENGINE,
+        coach_source=phrased.source,
         reference_file=coaching.reference_file,
     )
 
@@ -594,10 +599,11 @@ def _driver_sessions(
     return sessions["session_id"].head(limit).to_list()
 
 
-def _history(
+def corner_stack(
     state: State, session_ids: Sequence[str]
 ) -> tuple[pl.DataFrame, dict[str, int], list[str], list[str]]:
-    """Stacked corner summaries, concept → sessions fired, sessions used, sessions skipped (no complete lap…)."""
+    """Stacked corner summaries (:data:`~pitwall.coach.history.HISTORY_COLUMNS`), concept → sessions fired,
+    sessions used, sessions skipped (no complete lap…)."""
     parts, used, skipped = [], [], []
     concept_sessions: dict[str, int] = {}
     for sid in session_ids:
@@ -615,6 +621,14 @@ def _history(
         for concept_id in {f.concept for f in coaching.review.findings if f.concept}:
             concept_sessions[concept_id] = concept_sessions.get(concept_id, 0) + 1
     stack = pl.concat(parts) if parts else pl.DataFrame(schema=HISTORY_COLUMNS)
+    return stack, concept_sessions, used, skipped
+
+
+def _history(
+    state: State, session_ids: Sequence[str]
+) -> tuple[pl.DataFrame, dict[str, int], list[str], list[str]]:
+    """:func:`corner_stack` with the stack aggregated per corner (:func:`~pitwall.coach.history.corner_history`)."""
+    stack, concept_sessions, used, skipped = corner_stack(state, session_ids)
     return corner_history(stack.lazy()).collect(), concept_sessions, used, skipped
 
 
@@ -678,11 +692,12 @@ def coach_brief(
     weak = weak_corners(history)
     wanted = [item.strip() for item in (focus or "").split(",") if item.strip()]
     weak_focus = [f"T{w['corner']}" + (f" ({w['corner_name']})" if w["corner_name"] else "") for w in weak]
-    narrative = render_brief(
+    template = render_brief(
         track, phase=phase, surface=surface, weak=weak, focus=[*wanted, *weak_focus], goal=goal, driver=driver
     )
+    phrased = phrase_logged(state, (), template, role="brief", session_id=session_id)
     return BriefResponse(
-        narrative_md=narrative,
+        narrative_md=phrased.text,
         focus=[*wanted, *weak_focus],
         emotion="determined" if weak else "encouraging",
         weather_phase=None if phase is None else phase.label,
@@ -695,7 +710,7 @@ def coach_brief(
         else msgspec.structs.asdict(msgspec.convert(phase, _Weather, from_attributes=True)),
         weak_corners=weak,
         sessions_considered=len(used),
-        coach_source=COACH_ENGINE,
+        coach_source=phrased.source,
     )
 
 

@@ -27,7 +27,14 @@ from pitwall import schema
 from pitwall.analysis.capabilities import capabilities_frame
 from pitwall.store._db import Db
 from pitwall.store._frames import prepare, rebatch, utc
-from pitwall.store._tables import LLM_FRICTION, SESSION_SCOPED, SESSIONS, TABLES
+from pitwall.store._tables import (
+    AGENT_TRACES,
+    CONVERSATIONS,
+    LLM_FRICTION,
+    SESSION_SCOPED,
+    SESSIONS,
+    TABLES,
+)
 from pitwall.store.base import SessionExists, SessionImport, SessionRow, StoreError, UnknownSession
 from pitwall.store.migrations import current_version, migrate
 
@@ -115,6 +122,13 @@ def _require_values(df: pl.DataFrame, names: Sequence[str], what: str) -> None:
     missing = [name for name in names if df[name].null_count()]
     if missing:
         raise ValueError(f"{what}: {', '.join(missing)} must be set on every row")
+
+
+def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:
+    """``WHERE a = ? AND b = ?`` over the given (non-``None``) columns, and its parameters."""
+    given = {name: value for name, value in equal.items() if value is not None}
+    where = " AND ".join(f"{name} = ?" for name in given)
+    return (f"WHERE {where}" if where else ""), tuple(given.values())
 
 
 def _one_row(values: Mapping[str, Any]) -> pl.DataFrame:
@@ -553,6 +567,51 @@ class SqlStore(ABC):
         sql = f"SELECT id, {table.column_list} FROM llm_friction ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._read() as db:
             return db.fetch_frame(sql, (limit,), table.read_columns)
+
+    def add_conversation_turns(self, rows: pl.DataFrame) -> int:
+        """Append Q&A turns (columns of ``CONVERSATIONS``: ``session_id``, ``driver_id``, ``qa_key``, ``turn``,
+        ``role``, ``text``, ``emotion``, ``created_at``) in one transaction; returns how many."""
+        frame = _checked(rows, CONVERSATIONS, "conversations")
+        _require_values(frame, ("created_at", "role", "text"), "conversations")
+        with self._write() as db:
+            db.insert_frame("conversations", frame)
+        return frame.height
+
+    def list_conversations(
+        self, *, session_id: str | None = None, driver_id: str | None = None, limit: int = 200
+    ) -> pl.DataFrame:
+        """Stored turns of a session and/or a driver, oldest first (the ``limit`` newest)."""
+        table = TABLES["conversations"]
+        where, params = _filters(session_id=session_id, driver_id=driver_id)
+        sql = (
+            f"SELECT * FROM (SELECT id, {table.column_list} FROM conversations {where} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?) newest ORDER BY created_at, id"
+        )
+        with self._read() as db:
+            return db.fetch_frame(sql, (*params, limit), table.read_columns)
+
+    def add_agent_trace(self, row: dict[str, Any]) -> None:
+        """Log one step of the coach's router or tools (columns of ``AGENT_TRACES``; ``payload`` a dict,
+        ``created_at`` defaults to now)."""
+        values = {"created_at": datetime.now(UTC), **row}
+        values["created_at"] = utc(values["created_at"])
+        values["payload"] = json.dumps(values.get("payload") or {}, sort_keys=True, default=str)
+        frame = _checked(_one_row(values), AGENT_TRACES, "agent_traces")
+        with self._write() as db:
+            db.insert_frame("agent_traces", frame)
+
+    def list_agent_traces(
+        self, *, session_id: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> pl.DataFrame:
+        """Trace rows newest first, only those after ``since`` when given; ``payload`` is the JSON text."""
+        table = TABLES["agent_traces"]
+        where, params = _filters(session_id=session_id)
+        if since is not None:
+            where = f"{where} {'AND' if where else 'WHERE'} created_at > ?"
+            params = (*params, utc(since))
+        sql = f"SELECT id, {table.column_list} FROM agent_traces {where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._read() as db:
+            return db.fetch_frame(sql, (*params, limit), table.read_columns)
 
     def add_spectator_token(self, token_hash: str, expires_at: datetime, label: str) -> None:
         """Store a token's hash; :class:`StoreError` if that hash exists."""

@@ -167,6 +167,22 @@ class Store(Protocol):
 
     def list_llm_friction(self, *, limit: int = 100) -> pl.DataFrame: ...
 
+    def add_conversation_turns(self, rows: pl.DataFrame) -> int:
+        """Append Q&A turns (``CONVERSATIONS`` columns) atomically; returns how many."""
+
+    def list_conversations(
+        self, *, session_id: str | None = None, driver_id: str | None = None, limit: int = 200
+    ) -> pl.DataFrame:
+        """Stored turns of a session and/or driver, oldest first (the ``limit`` newest)."""
+
+    def add_agent_trace(self, row: dict[str, Any]) -> None:
+        """Log one step of the coach's router or tools (``AGENT_TRACES`` columns, ``payload`` a dict)."""
+
+    def list_agent_traces(
+        self, *, session_id: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> pl.DataFrame:
+        """Trace rows newest first, after ``since`` when given."""
+
     def add_spectator_token(self, token_hash: str, expires_at: datetime, label: str) -> None: ...
 
     def spectator_token_valid(self, token_hash: str, *, now: datetime) -> bool: ...

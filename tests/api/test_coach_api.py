@@ -15,16 +15,10 @@ from pitwall import DATA_DIR
 from pitwall.api.app import create_app
 from pitwall.coach.cues import CUE_LIMITS
 from tests.api.conftest import BACKENDS, RUN04, make_settings
-from tests.coach.simulated import SONOMA, record_simulated_vbo
+from tests.coach.simulated import SONOMA
 
 SIM_DRIVER = "Sim Driver"
 CAROUSEL = next(c for c in SONOMA.corners if c.number == "6")
-
-
-@pytest.fixture(scope="session")
-def sim_vbo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 3-lap Sonoma recording made through the simulator and the live path, written as a VBO (once)."""
-    return record_simulated_vbo(tmp_path_factory.mktemp("sim-vbo"))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -101,13 +101,24 @@ def test_cars_404_when_the_folder_is_missing(tmp_path: Path) -> None:
 
 
 def test_llm_friction_is_honest(client: TestClient[Litestar], app: Litestar) -> None:
-    assert client.get("/diagnostics/llm_friction").json() == {"rows": [], "count": 0}
+    empty = {"rows": [], "count": 0, "by_role": {}, "fallback_rate": None}
+    assert client.get("/diagnostics/llm_friction").json() == empty
     app.state.store.add_llm_friction(
         {"component": "debrief", "model": "local", "latency_ms": 1234.0, "fallback_reason": "timeout"}
     )
     body = client.get("/diagnostics/llm_friction").json()
     assert body["count"] == 1
     assert body["rows"][0]["fallback_reason"] == "timeout"
+    assert body["by_role"] == {
+        "debrief": {
+            "calls": 1,
+            "fallbacks": 1,
+            "fallback_rate": 1.0,
+            "mean_latency_ms": 1234.0,
+            "reasons": {"timeout": 1},
+        }
+    }
+    assert body["fallback_rate"] == 1.0
     assert client.get("/diagnostics/llm_friction?limit=0").status_code == 400
 
 

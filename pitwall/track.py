@@ -44,6 +44,11 @@ class Corner:
     name: str | None = None
 
 
+def turn_label(number: str) -> str:
+    """The corner's label as the original clients name it: ``"Turn 11"`` for number ``"11"``."""
+    return f"Turn {number}"
+
+
 @dataclass(frozen=True)
 class Straight:
     name: str

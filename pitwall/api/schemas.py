@@ -50,8 +50,20 @@ class CanStatus(msgspec.Struct):
     frames_total: int | None
 
 
+class SimulatorStatus(msgspec.Struct):
+    """The built-in simulator as ``/health`` shows it: ``enabled`` (``--simulate``), ``running`` (a simulated
+    live session is being recorded), ``lap_seconds`` (s, the simulated lap time), ``speed_multiplier`` (data
+    seconds per wall second)."""
+
+    enabled: bool
+    running: bool
+    lap_seconds: float
+    speed_multiplier: float
+
+
 class Health(msgspec.Struct):
-    """``GET /health``. ``engine``/``coach`` are null: no ML engine or LLM coach is loaded."""
+    """``GET /health``. ``engine``/``coach`` are null: no ML engine or LLM coach is loaded; ``simulator`` is
+    the block the original PWA reads (:class:`SimulatorStatus`)."""
 
     status: str
     version: str
@@ -62,6 +74,7 @@ class Health(msgspec.Struct):
     active_session_id: str | None
     can: CanStatus | None
     timestamp: str
+    simulator: SimulatorStatus | None = None
 
 
 class SessionStart(msgspec.Struct, forbid_unknown_fields=True):

@@ -222,16 +222,26 @@ class TukeyBox(msgspec.Struct):
 
 
 class Capabilities(msgspec.Struct):
-    """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful``, ``coaches``."""
+    """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful``, ``coaches``. The original's
+    keys beside them: ``signals`` (``{name, n_samples, mean_hz, useful}``), ``duration_s`` (s, first to last
+    telemetry sample; null without telemetry), ``coaches_available`` / ``coaches_disabled`` (coach gating)."""
 
     session_id: str
     capabilities: list[dict[str, Any]]
     count: int
+    signals: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    duration_s: float | None = None
+    coaches_available: list[str] = msgspec.field(default_factory=list)
+    coaches_disabled: list[str] = msgspec.field(default_factory=list)
 
 
 class Registry(msgspec.Struct):
+    """The signal catalogue; each entry also carries the original's key names (``name``, ``units``,
+    ``group``, ``semantics``, ``obd2_pid``, ``min_useful_hz``); ``can_state`` with ``include_can_state=true``."""
+
     signals: list[dict[str, Any]]
     count: int
+    can_state: dict[str, Any] | None = None
 
 
 class ResampledSignal(msgspec.Struct):
@@ -254,6 +264,15 @@ class ResampledSignals(msgspec.Struct):
     x: list[float]
     signals: dict[str, ResampledSignal]
     missing: list[str]
+    # The original bridge's keys beside ours (``pitwall.api.signals``): interp as hold | lerp, the window,
+    # the names, and ``rows`` = one ``{t, <name>: value…}`` per axis point (+ ``distance_m`` for lap_distance).
+    interp_original: str = "lerp"
+    rate_hz: float | None = None
+    t_from: float | None = None
+    t_to: float | None = None
+    names: list[str] = msgspec.field(default_factory=list)
+    rows: list[dict[str, float | None]] = msgspec.field(default_factory=list)
+    count: int = 0
 
 
 class LapIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

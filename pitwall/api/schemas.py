@@ -277,10 +277,12 @@ class ResampledSignals(msgspec.Struct):
 
 class LapIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``POST /lap``: a manual lap; times in seconds since session start; ``duration_s`` defaults to
-    ``t_end_s - t_start_s``; ``lap`` defaults to the session's next lap number."""
+    ``t_end_s - t_start_s``; ``lap`` defaults to the session's next lap number. ``lap_number`` is the
+    original's name for ``lap`` (give one of them)."""
 
     session_id: str
     lap: int | None = None
+    lap_number: int | None = None
     t_start_s: float
     t_end_s: float
     duration_s: float | None = None

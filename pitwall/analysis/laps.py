@@ -175,7 +175,9 @@ def add_lap_distance(lf: pl.LazyFrame, laps: pl.DataFrame, length_m: float) -> p
     the wrap step when present) in ``lf``; ``laps`` is the lap table of :func:`slice_laps`, whose
     ``method="distance"`` lap starts (after lap 1) are the boundaries. Before the first boundary (the out-lap)
     the position counts back from it modulo ``length_m``; after a boundary it is clipped to the track
-    length. Without boundaries, or without distance, ``s_m`` is null. Output is ordered by ``t_s``.
+    length; a lap closed by two boundaries is scaled onto ``length_m`` (its distance channel measures the car's
+    line, not the reference line's), so sector and corner positions line up. Without boundaries, or without
+    distance, ``s_m`` is null. Output is ordered by ``t_s``.
     """
 
     boundaries = laps.filter((pl.col("method") == "distance") & (pl.col("lap") > 1)).sort("t_start_s")
@@ -199,6 +201,13 @@ def add_lap_distance(lf: pl.LazyFrame, laps: pl.DataFrame, length_m: float) -> p
             at = np.interp(bounds, t, cumulative)
             k = np.searchsorted(bounds, t, side="right") - 1
             since = cumulative - at[np.maximum(k, 0)]
+            # A lap closed by two boundaries is stretched onto the track length (the distance channel
+            # measures the car's own line and calibration, not the reference line's).
+            closed = (k >= 0) & (k + 1 < bounds.size)
+            lap_m = (
+                np.diff(at)[np.clip(k, 0, max(bounds.size - 2, 0))] if bounds.size > 1 else np.ones(t.size)
+            )
+            since = np.where(closed & (lap_m > 0), since * length_m / np.where(lap_m > 0, lap_m, 1.0), since)
             s = np.where(k >= 0, np.clip(since, 0.0, np.nextafter(length_m, 0.0)), np.mod(since, length_m))
         s = np.where(known, s, np.nan)
         return df.with_columns(

@@ -323,3 +323,18 @@ def test_lap_distance_is_the_track_position_without_gps() -> None:
     assert ((got >= 0) & (got < L)).all()
     assert out["offset_m"].null_count() == out.height
     assert out["t_s"].is_sorted()
+
+
+def test_a_closed_lap_is_stretched_onto_the_track_length() -> None:
+    v, phase_m, long_lap = 30.0, 100.0, 1.02 * L  # the car's distance channel reads 2 % long
+    t = np.arange(0.0, 120.0, 0.1)
+    travelled = (phase_m + v * t) * 1.02
+    frozen = wrapping(v, phase_m, t).with_columns(
+        pl.Series("distance_m", travelled % long_lap), pl.Series("speed_kph", np.full(t.size, v * 1.02 * 3.6))
+    )
+    laps = slice_laps(frozen.lazy(), TRACK).collect()
+    assert laps.filter(pl.col("kind") == "flying")["distance_m"].to_list() == pytest.approx([long_lap] * 2)
+    out = add_lap_distance(frozen.drop("s_m", "offset_m").lazy(), laps, L).collect()
+    closed = out.filter(pl.col("t_s").is_between(laps["t_start_s"][1] + 0.2, laps["t_end_s"][2] - 0.2))
+    truth = (phase_m + v * closed["t_s"].to_numpy()) % L
+    np.testing.assert_allclose(closed["s_m"].to_numpy(), truth, atol=0.05)

@@ -175,7 +175,11 @@ def test_scorecard_wrapper_and_corner_keys(world: World) -> None:
         # Peak brake pressure: per pass the max over the frames inside the corner, then the mean.
         passes = [p for p in corners["passes"] if p["corner"] == card["number"]]
         peaks = [
-            frames.filter(pl.col("t_s").is_between(p["t_entry_s"], p["t_exit_s"]))["brake_bar"].max()
+            float(
+                frames.filter(pl.col("t_s").is_between(p["t_entry_s"], p["t_exit_s"]))["brake_bar"]
+                .to_numpy()
+                .max()
+            )
             for p in passes
         ]
         assert card["peak_brake_bar"] == pytest.approx(float(np.mean(peaks)), rel=1e-9)
@@ -224,15 +228,15 @@ def test_capabilities_signals_duration_and_coach_gating(world: World) -> None:
     body = get(world, "/session/gps/capabilities")
     assert [s["name"] for s in body["signals"]] == [c["signal_name"] for c in body["capabilities"]]
     assert {"speed_kph", "throttle_pct", "brake_bar"} <= {s["name"] for s in body["signals"] if s["useful"]}
-    t = world.frames["t_s"]
-    assert body["duration_s"] == pytest.approx(float(t.max() - t.min()))  # type: ignore[operator]
+    t = world.frames["t_s"].to_numpy()
+    assert body["duration_s"] == pytest.approx(float(t.max() - t.min()))
     available, disabled = set(body["coaches_available"]), set(body["coaches_disabled"])
     assert available | disabled == set(COACH_REQUIREMENTS) and not available & disabled
     assert {"laps", "corners", "pedal_behavior"} <= available and "shift_points" in disabled  # no rpm sent
 
 
 def test_signals_accept_the_original_interp_and_axes(world: World) -> None:
-    window = {"names": "speed_kph,throttle_pct", "t_from": 30.0, "t_to": 40.0}
+    window: dict[str, Any] = {"names": "speed_kph,throttle_pct", "t_from": 30.0, "t_to": 40.0}
     hold = get(world, "/session/gps/signals", interp="hold", **window)
     previous = get(world, "/session/gps/signals", interp="previous", **window)
     lerp = get(world, "/session/gps/signals", interp="lerp", **window)

@@ -167,11 +167,17 @@ def test_scorecard_wrapper_and_corner_keys(world: World) -> None:
         ours = summary[card["number"]]
         assert card["name"] == card["corner"] == f"Turn {card['number']}"
         assert card["grade"] == ours["grade"]
-        assert card["entry_speed_kmh"] == ours["mean_entry_speed_kph"]
-        assert card["apex_speed_kmh"] == ours["mean_min_speed_kph"]
-        assert card["exit_speed_kmh"] == ours["mean_exit_speed_kph"]
-        assert card["time_s"] == ours["mean_time_s"]
-        assert card["delta_s"] == ours["delta_to_reference_s"]
+        assert card["entry_speed_kmh"] == pytest.approx(
+            ours["mean_entry_speed_kph"], rel=1e-12
+        )  # two group-by means
+        assert card["apex_speed_kmh"] == pytest.approx(
+            ours["mean_min_speed_kph"], rel=1e-12
+        )  # two group-by means
+        assert card["exit_speed_kmh"] == pytest.approx(
+            ours["mean_exit_speed_kph"], rel=1e-12
+        )  # two group-by means
+        assert card["time_s"] == pytest.approx(ours["mean_time_s"], rel=1e-12)  # two group-by means
+        assert card["delta_s"] == pytest.approx(ours["delta_to_reference_s"], rel=1e-12)  # two group-by means
         # Peak brake pressure: per pass the max over the frames inside the corner, then the mean.
         passes = [p for p in corners["passes"] if p["corner"] == card["number"]]
         peaks = [

@@ -125,4 +125,5 @@ class Track:
     country: str = ""
     timezone: str = ""
     source: str = ""
+    corner_names_source: str = ""
     extra: dict[str, object] = field(default_factory=dict)

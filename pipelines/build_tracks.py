@@ -76,6 +76,13 @@ class NotACircuit(ValueError):
     """A source layout that is not a closed loop (e.g. a two-point drag strip)."""
 
 
+CURVATURE_NAMES = (
+    "curvature: no public turn list sourced; corners numbered 1..n in lap order from the centre line's "
+    "curvature (pitwall.analysis.curvature), unnamed"
+)
+"""``corner_names_source`` of a track without hand-authored ``corner_names``."""
+
+
 def add_parser(subparsers: Any) -> None:
     """Register the ``build-tracks`` job on the ``python -m pipelines`` dispatcher."""
     parser = subparsers.add_parser(NAME, help="build data/tracks/*.json from zaggyai/track_data polylines")
@@ -149,10 +156,15 @@ def build_track(raw: dict[str, Any], *, file_name: str, overrides: dict[str, Any
     kappa = closed_curvature_1pm(x, y)
     corners = detect_corners(s_m, kappa, length_m)
     corners = _name_corners(corners, overrides.get("corner_names"))
+    names_source = (
+        overrides.get("corner_names_source", "hand-authored turn list (data/tracks/overrides)")
+        if "corner_names" in overrides
+        else CURVATURE_NAMES
+    )
     country, timezone = VENUES.get(raw["name"], ("", ""))
     layout = raw["short_name"].strip()
     sector_ends, sector_names = _sectors(length_m, overrides.get("sectors"))
-    authored = sorted(k for k in overrides if k not in {"source_note"})
+    authored = sorted(k for k in overrides if k not in {"source_note", "corner_names_source"})
     source = SOURCE_NOTE.format(file=file_name, layout=layout)
     if "sectors" not in overrides:
         source += " Three equal sectors (no public split points known)."
@@ -182,6 +194,7 @@ def build_track(raw: dict[str, Any], *, file_name: str, overrides: dict[str, Any
         country=overrides.get("country", country),
         timezone=overrides.get("timezone", timezone),
         source=source,
+        corner_names_source=names_source,
         extra={"sector_names": sector_names},
     )
 

@@ -5,7 +5,8 @@ Every analysis route and notebook starts from a :class:`SessionView`::
 
     view = SessionView.load(store, "rdam-20250801-1410", library, active_track)
     view.telemetry      # pl.LazyFrame: stored canonical columns + s_m, offset_m (metres) + lap (Int32, null
-                        #   outside any lap); ordered by t_s
+                        #   outside any lap); ordered by t_s. With a frozen/absent GPS fix, s_m is the
+                        #   distance since the lap boundary and offset_m is null (analysis.laps.add_lap_distance)
     view.laps           # pl.DataFrame: schema.LAPS columns (lap, t_start_s, t_end_s, duration_s, distance_m,
                         #   method, kind, valid, reason), one row per lap
     view.track          # the session's Track (library entry of session.track_id, else the active track)
@@ -31,7 +32,7 @@ from typing import Any, Protocol, cast
 
 import polars as pl
 
-from pitwall.analysis.laps import add_lap_column, slice_laps
+from pitwall.analysis.laps import add_lap_column, add_lap_distance, gps_usable, slice_laps
 from pitwall.analysis.position import add_track_position
 from pitwall.store.base import SessionRow, Store
 from pitwall.track import Gate, Track
@@ -157,6 +158,8 @@ class SessionView:
         track = _track_for(row, track_library, active_track)
         positioned = add_track_position(frames.sort("t_s").lazy(), track).collect()
         laps = session_laps(positioned, track, row.meta)
+        if not _gps_usable(positioned) and positioned["distance_m"].null_count() < positioned.height:
+            positioned = add_lap_distance(positioned.lazy(), laps, track.length_m).collect()
         telemetry = add_lap_column(positioned.drop("lap", strict=False).lazy(), laps.lazy()).collect()
         return cls(session=row, track=track, telemetry=telemetry.lazy(), laps=laps, n_frames=frames.height)
 
@@ -179,6 +182,14 @@ class SessionView:
     def lap_telemetry(self, lap: int) -> pl.LazyFrame:
         """Telemetry rows of one lap."""
         return self.telemetry.filter(pl.col("lap") == lap)
+
+
+def _gps_usable(frames: pl.DataFrame) -> bool:
+    """Whether the frames' GPS fixes can place the car (else ``s_m`` comes from the lap distance)."""
+    return gps_usable(
+        frames["lat_deg"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
+        frames["lon_deg"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
+    )
 
 
 def _track_for(row: SessionRow, library: TrackLookup | None, active: Track | None) -> Track:

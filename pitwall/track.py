@@ -44,6 +44,11 @@ class Corner:
     name: str | None = None
 
 
+def turn_label(number: str) -> str:
+    """The corner's label as the original clients name it: ``"Turn 11"`` for number ``"11"``."""
+    return f"Turn {number}"
+
+
 @dataclass(frozen=True)
 class Straight:
     name: str
@@ -120,4 +125,5 @@ class Track:
     country: str = ""
     timezone: str = ""
     source: str = ""
+    corner_names_source: str = ""
     extra: dict[str, object] = field(default_factory=dict)

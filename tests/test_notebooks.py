@@ -151,7 +151,8 @@ def test_session_explorer_lap_table_equals_the_api(
     assert corners.status_code == 200, corners.text
     assert corners.json()["corners"] == defs["corner_table"].to_dicts()  # complete laps, same reference
     body = response.json()
-    assert body["laps"] == lap_table.to_dicts()
+    ours = [{k: row[k] for k in lap_table.columns} for row in body["laps"]]  # without the original's aliases
+    assert ours == lap_table.to_dicts()
     assert lap_table["lap"].to_list() == [1, 2, 3]
     assert lap_table.filter(pl.col("is_best_lap"))["lap"].to_list() == [body["best_lap"]] == [2]
     assert defs["telemetry"].height == 10_401

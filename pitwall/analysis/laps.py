@@ -10,14 +10,20 @@ telemetry rows with their ``lap``. Strategies, tried in this order by ``strategy
    heading, against the majority direction) are ignored, and so is a crossing less than ``min_lap_s`` after the
    previous one. Default ``min_lap_s`` = ``0.5 × track.length_m / 70 m/s``: half the lap time at a 252 km/h
    average, faster than any real lap, slower than GPS jitter around the line.
-2. ``distance`` — the car is on the track (at least half of the fixes within 50 m of the reference line) and
+2. ``distance`` — a distance channel that wraps to zero each lap (a drop of more than :data:`WRAP_MIN_DROP_M`,
+   as loggers and the original clients' ``distance`` send it): a lap ends where the channel went through zero,
+   ``t`` interpolated on the unwrapped distance. This needs no GPS at all. Otherwise, when the car is on the track (at least half of the fixes within 50 m of the reference line) and
    passes within 50 m of the start/finish line, but no crossing is detected (e.g. a GPS gap at the line): laps
-   are cut every ``track.length_m`` of travelled distance, anchored at the fix nearest to the line.
+   are cut every ``track.length_m`` of travelled (cumulative) distance, anchored at the fix nearest to the line.
 3. ``stint`` — moving stints (speed ≥ 10 km/h, stops shorter than 10 s bridged, stints ≥ 30 s): no lap timing
    is possible, so every stint is ``kind="incomplete"``, invalid.
 
 A crossing more than 8 m from the timing line's centre at under 100 km/h is a *pit-lane pass* (timing lines
 are ~30 m wide and often span the pit lane; logger lap counters ignore these passes too).
+
+GPS is *useless* when fewer than two fixes exist or they all lie within :data:`GPS_MIN_SPREAD_M` of each other
+(a frozen or constant fix): then only the distance wraps and the stints are tried, and
+:func:`add_lap_distance` gives the track position ``s_m`` from the lap distance instead of the projection.
 
 Lap numbers start at 1 with the out-lap, like logger lap counters. Kinds and validity:
 ``out`` (session start → first crossing, or a pit-lane pass → the next crossing), ``flying`` (between two
@@ -61,6 +67,10 @@ PIT_LANE_OFFSET_M: Final = 8.0
 PIT_LANE_MAX_KPH: Final = 100.0
 PIT_STAY_FRACTION: Final = 0.5
 """After a final pit-lane pass, less than this fraction of a lap of driving is pit/paddock time, not a lap."""
+GPS_MIN_SPREAD_M: Final = 30.0
+"""Fixes that all lie within this extent (metres, east and north) are a frozen/constant fix: GPS is useless."""
+WRAP_MIN_DROP_M: Final = 100.0
+"""A distance channel falling by more than this (metres) between two samples has wrapped to zero (new lap)."""
 STINT_JOIN_S: Final = 10.0
 MIN_STINT_S: Final = 30.0
 
@@ -123,9 +133,97 @@ def drop_close_crossings(times: FloatArray, min_gap_s: float) -> FloatArray:
     return np.asarray(kept, dtype=np.float64)
 
 
+def gps_usable(lat_deg: FloatArray, lon_deg: FloatArray) -> bool:
+    """Whether GPS fixes (degrees, NaN when absent) can place the car: at least two fixes spread over more
+    than :data:`GPS_MIN_SPREAD_M` metres east or north (a frozen or constant fix cannot)."""
+    ok = np.isfinite(lat_deg) & np.isfinite(lon_deg)
+    if ok.sum() < 2:
+        return False
+    x, y = to_local_xy(lat_deg[ok], lon_deg[ok], float(lat_deg[ok][0]), float(lon_deg[ok][0]))
+    return bool(max(np.ptp(x), np.ptp(y)) > GPS_MIN_SPREAD_M)
+
+
+def unwrap_distance(
+    t_s: FloatArray, distance_m: FloatArray, speed_kph: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """``(cumulative_m, wrap_at_m)`` of a distance channel (metres, time-ordered, no NaN).
+
+    Where the channel falls by more than :data:`WRAP_MIN_DROP_M` it wrapped to zero (a new lap): the travel
+    across that sample step is ``speed × dt`` (mean of both speeds, km/h → m/s) and ``wrap_at_m`` holds the
+    cumulative distance where the channel passed zero (one entry per wrap, ascending). Smaller decreases
+    (noise) are held flat, so ``cumulative_m`` never decreases.
+    """
+    starts = np.concatenate([[0], np.nonzero(np.diff(distance_m) < -WRAP_MIN_DROP_M)[0] + 1])
+    ends = np.concatenate([starts[1:], [distance_m.size]])
+    cumulative = np.empty_like(distance_m)
+    wraps: list[float] = []
+    offset = 0.0
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if a:
+            step = max((speed_kph[a] + speed_kph[a - 1]) / 2.0 / 3.6 * (t_s[a] - t_s[a - 1]), 0.0)
+            offset = cumulative[a - 1] + step - distance_m[a]
+            wraps.append(offset)
+        cumulative[a:b] = np.maximum.accumulate(distance_m[a:b] + offset)
+    return cumulative, np.asarray(wraps, dtype=np.float64)
+
+
+def add_lap_distance(lf: pl.LazyFrame, laps: pl.DataFrame, length_m: float) -> pl.LazyFrame:
+    """Replace ``s_m`` (metres along the lap, ``[0, length_m)``) with the distance travelled since the lap's
+    start boundary, and ``offset_m`` with null: the track position when GPS is useless (:func:`gps_usable`).
+
+    Requires ``t_s`` (s) and ``distance_m`` (metres, cumulative or wrapping each lap; ``speed_kph`` used for
+    the wrap step when present) in ``lf``; ``laps`` is the lap table of :func:`slice_laps`, whose
+    ``method="distance"`` lap starts (after lap 1) are the boundaries. Before the first boundary (the out-lap)
+    the position counts back from it modulo ``length_m``; after a boundary it is clipped to the track
+    length; a lap closed by two boundaries is scaled onto ``length_m`` (its distance channel measures the car's
+    line, not the reference line's), so sector and corner positions line up. Without boundaries, or without
+    distance, ``s_m`` is null. Output is ordered by ``t_s``.
+    """
+
+    boundaries = laps.filter((pl.col("method") == "distance") & (pl.col("lap") > 1)).sort("t_start_s")
+    bounds = boundaries["t_start_s"].to_numpy().astype(np.float64)
+
+    def position(df: pl.DataFrame) -> pl.DataFrame:
+        df = df.sort("t_s")
+        t = df["t_s"].cast(pl.Float64).to_numpy()
+        raw = df["distance_m"].cast(pl.Float64).fill_null(strategy="forward")
+        known = raw.is_not_null().to_numpy()
+        raw_np = raw.fill_null(0.0).to_numpy().astype(np.float64)
+        speed = (
+            df["speed_kph"].cast(pl.Float64).fill_null(0.0).to_numpy()
+            if "speed_kph" in df.columns
+            else np.zeros(t.size)
+        )
+        cumulative, _ = unwrap_distance(t, raw_np, speed)
+        if bounds.size == 0 or t.size == 0:
+            s = np.full(t.size, np.nan)
+        else:
+            at = np.interp(bounds, t, cumulative)
+            k = np.searchsorted(bounds, t, side="right") - 1
+            since = cumulative - at[np.maximum(k, 0)]
+            # A lap closed by two boundaries is stretched onto the track length (the distance channel
+            # measures the car's own line and calibration, not the reference line's).
+            closed = (k >= 0) & (k + 1 < bounds.size)
+            lap_m = (
+                np.diff(at)[np.clip(k, 0, max(bounds.size - 2, 0))] if bounds.size > 1 else np.ones(t.size)
+            )
+            since = np.where(closed & (lap_m > 0), since * length_m / np.where(lap_m > 0, lap_m, 1.0), since)
+            s = np.where(k >= 0, np.clip(since, 0.0, np.nextafter(length_m, 0.0)), np.mod(since, length_m))
+        s = np.where(known, s, np.nan)
+        return df.with_columns(
+            pl.Series("s_m", s, dtype=pl.Float64).fill_nan(None),
+            pl.lit(None, dtype=pl.Float64).alias("offset_m"),
+        )
+
+    out_schema = pl.Schema({**lf.collect_schema(), "s_m": pl.Float64(), "offset_m": pl.Float64()})
+    return lf.sort("t_s").map_batches(position, schema=out_schema)
+
+
 @dataclass(frozen=True)
 class _Fixes:
-    """Materialised, time-ordered samples with a position (the numpy side of :func:`slice_laps`)."""
+    """Materialised, time-ordered samples (the numpy side of :func:`slice_laps`); ``lat``/``lon`` are NaN
+    where the fix is absent, ``gps_ok`` says whether GPS can place the car (:func:`gps_usable`) and
+    ``wrap_t`` holds the times at which a wrapping distance channel passed zero."""
 
     t: FloatArray
     lat: FloatArray
@@ -133,31 +231,51 @@ class _Fixes:
     heading: FloatArray | None
     speed_kph: FloatArray
     distance_m: FloatArray
+    gps_ok: bool
+    wrap_t: FloatArray
 
     @classmethod
     def of(cls, df: pl.DataFrame) -> _Fixes:
-        df = df.filter(
-            pl.col("t_s").is_not_null() & pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null()
-        )
+        df = df.filter(pl.col("t_s").is_not_null())
         df = df.sort("t_s").unique("t_s", keep="first", maintain_order=True)
         t = df["t_s"].to_numpy().astype(np.float64)
-        lat = df["lat_deg"].to_numpy().astype(np.float64)
-        lon = df["lon_deg"].to_numpy().astype(np.float64)
-        step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]) if t.size > 1 else np.zeros(0)
-        if "distance_m" in df.columns and df["distance_m"].null_count() < df.height:
-            distance = (
-                df["distance_m"].fill_null(strategy="forward").fill_null(0.0).to_numpy().astype(np.float64)
-            )
-            distance = np.maximum.accumulate(distance)
+        lat = df["lat_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
+        lon = df["lon_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
+        gps_ok = gps_usable(lat, lon)
+        if gps_ok:  # keep the fixes only; samples without one cannot be timed against a line
+            keep = np.isfinite(lat) & np.isfinite(lon)
+            df, t, lat, lon = df.filter(pl.Series(keep)), t[keep], lat[keep], lon[keep]
+            step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]) if t.size > 1 else np.zeros(0)
         else:
-            distance = np.concatenate([[0.0], np.cumsum(step)])
+            step = np.zeros(max(t.size - 1, 0))
+        has_distance = "distance_m" in df.columns and df["distance_m"].null_count() < df.height
         if "speed_kph" in df.columns and df["speed_kph"].null_count() < df.height:
             speed = df["speed_kph"].fill_null(0.0).to_numpy().astype(np.float64)
+        elif has_distance:
+            raw = df["distance_m"].fill_null(strategy="forward").fill_null(0.0).to_numpy().astype(np.float64)
+            dt, dd = np.diff(t), np.maximum(np.diff(raw), 0.0)
+            speed = np.concatenate([[0.0], np.where(dt > 0, dd / np.where(dt > 0, dt, 1.0) * 3.6, 0.0)])
         else:
             dt = np.diff(t)
             speed = np.concatenate([[0.0], np.where(dt > 0, step / np.where(dt > 0, dt, 1.0) * 3.6, 0.0)])
+        wrap_t = np.zeros(0)
+        if has_distance:
+            raw = df["distance_m"].fill_null(strategy="forward").fill_null(0.0).to_numpy().astype(np.float64)
+            distance, wrap_at = unwrap_distance(t, raw, speed)
+            wrap_t = np.asarray(np.interp(wrap_at, distance, t), dtype=np.float64)
+        else:
+            distance = np.concatenate([[0.0], np.cumsum(step)])
         heading = df["heading_deg"].to_numpy().astype(np.float64) if "heading_deg" in df.columns else None
-        return cls(t=t, lat=lat, lon=lon, heading=heading, speed_kph=speed, distance_m=distance)
+        return cls(
+            t=t,
+            lat=lat,
+            lon=lon,
+            heading=heading,
+            speed_kph=speed,
+            distance_m=distance,
+            gps_ok=gps_ok,
+            wrap_t=wrap_t,
+        )
 
 
 def _lap_rows(
@@ -296,10 +414,15 @@ def _slice_frame(
     rows: list[dict[str, object]] = []
     if fx.t.size >= 2:
         none = (np.zeros(0), np.zeros(0, dtype=bool))
-        crossings, pit = _gps_bounds(fx, track, gates, min_lap_s) if strategy in ("auto", "gps") else none
+        use_gps = strategy in ("auto", "gps") and fx.gps_ok
+        crossings, pit = _gps_bounds(fx, track, gates, min_lap_s) if use_gps else none
+        use_distance = strategy in ("auto", "distance")
         if crossings.size:
             rows = _lap_rows(fx, crossings, pit, "gps", track.length_m)
-        elif strategy in ("auto", "distance") and (bounds := _distance_bounds(fx, track)).size:
+        elif use_distance and fx.wrap_t.size:
+            no_pit = np.zeros(fx.wrap_t.size, dtype=bool)
+            rows = _lap_rows(fx, fx.wrap_t, no_pit, "distance", track.length_m)
+        elif use_distance and fx.gps_ok and (bounds := _distance_bounds(fx, track)).size:
             rows = _lap_rows(fx, bounds, np.zeros(bounds.size, dtype=bool), "distance", track.length_m)
         elif strategy in ("auto", "stint"):
             rows = _stint_rows(fx)
@@ -323,17 +446,23 @@ def slice_laps(
 ) -> pl.LazyFrame:
     """The lap table of a session (``schema.LAPS`` columns, one row per lap, ``lap`` from 1).
 
-    Requires ``t_s`` (s), ``lat_deg``, ``lon_deg`` (degrees); uses ``heading_deg`` (degrees), ``speed_kph``
-    and ``distance_m`` (cumulative metres) when present, ``session_id`` is carried over. ``gates`` are VBO
+    Requires ``t_s`` (s) and ``lat_deg``/``lon_deg`` (degrees) or ``distance_m`` (metres, cumulative or
+    wrapping to zero each lap); uses ``heading_deg`` (degrees) and ``speed_kph`` when present, ``session_id``
+    is carried over (absent position columns count as no fix). ``gates`` are VBO
     ``[laptiming]`` gates tried before ``track.start_finish``; ``min_lap_s`` defaults to
     :func:`default_min_lap_s`. See the module docstring for the strategies and lap kinds. The crossing maths
     runs on the materialised columns inside one ``map_batches`` node (no collect in the pipeline).
     """
     available = lf.collect_schema().names()
-    missing = [c for c in ("t_s", "lat_deg", "lon_deg") if c not in available]
-    if missing:
-        raise ValueError(f"slice_laps needs columns t_s, lat_deg, lon_deg; missing: {', '.join(missing)}")
+    has_gps = "lat_deg" in available and "lon_deg" in available
+    if "t_s" not in available or not (has_gps or "distance_m" in available):
+        raise ValueError("slice_laps needs column t_s and lat_deg, lon_deg or distance_m")
     columns = [c for c in _LAP_COLUMNS if c in available]
+    if not has_gps:
+        lf = lf.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("lat_deg"), pl.lit(None, dtype=pl.Float64).alias("lon_deg")
+        )
+        columns = [*columns, "lat_deg", "lon_deg"]
     fn = partial(
         _slice_frame,
         track=track,

@@ -57,3 +57,29 @@ def overall_grade(summary: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("delta_to_reference_s").sum().alias("time_lost_s"),
         pl.when(sources.len() > 1).then(pl.lit("mixed")).otherwise(sources.first()).alias("reference_source"),
     )
+
+
+def corner_peaks(telemetry: pl.LazyFrame, passes: pl.LazyFrame) -> pl.LazyFrame:
+    """Per corner, the mean over its passes of each pass's peak brake pressure and peak lateral g.
+
+    Requires ``lap``, ``t_s`` (s), ``brake_bar`` (bar) and ``g_lat`` (g) in ``telemetry`` and ``lap``,
+    ``corner_idx``, ``t_entry_s``, ``t_exit_s`` (s) in ``passes`` (``pitwall.analysis.corners.corner_passes``).
+    Returns ``corner_idx``, ``peak_brake_bar`` (bar) and ``peak_g_lat`` (g, of ``|g_lat|``); a figure is null
+    when the channel was not logged in any pass of that corner.
+    """
+    samples = telemetry.select("lap", "t_s", "brake_bar", "g_lat")
+    per_pass = (
+        passes.select("lap", "corner_idx", "t_entry_s", "t_exit_s")
+        .join(samples, on="lap", how="inner")
+        .filter(pl.col("t_s").is_between(pl.col("t_entry_s"), pl.col("t_exit_s")))
+        .group_by("lap", "corner_idx")
+        .agg(
+            pl.col("brake_bar").max().alias("peak_brake_bar"),
+            pl.col("g_lat").abs().max().alias("peak_g_lat"),
+        )
+    )
+    return (
+        per_pass.group_by("corner_idx")
+        .agg(pl.col("peak_brake_bar").mean(), pl.col("peak_g_lat").mean())
+        .sort("corner_idx")
+    )

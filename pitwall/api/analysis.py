@@ -44,7 +44,7 @@ from pitwall.analysis.hustle import hustle_map
 from pitwall.analysis.incidents import detect_incidents
 from pitwall.analysis.maps import lap_polylines, reference_polyline
 from pitwall.analysis.pedals import pedal_time_by_lap, pedal_time_session
-from pitwall.analysis.scorecard import corner_scorecard, overall_grade
+from pitwall.analysis.scorecard import corner_peaks, corner_scorecard, overall_grade
 from pitwall.analysis.sectors import sector_splits
 from pitwall.analysis.speed import straight_speeds, straight_summary
 from pitwall.analysis.stats import session_stats
@@ -62,6 +62,7 @@ from pitwall.api.schemas import TukeyBox
 from pitwall.api.views import view_of
 from pitwall.formats.reference import load_gold_reference
 from pitwall.session_view import SessionView
+from pitwall.track import turn_label
 
 RowT = TypeVar("RowT", bound=msgspec.Struct)
 
@@ -241,14 +242,42 @@ class OverallGrade(msgspec.Struct):
     reference_source: str | None
 
 
+class OriginalScorecardCorner(msgspec.Struct):
+    """A graded corner as the original PWA reads it: ``corner``/``name`` the turn label (``"Turn 11"``),
+    means over the passes: ``entry_speed_kmh``, ``apex_speed_kmh`` (minimum speed), ``exit_speed_kmh`` (km/h,
+    the values of our ``mean_*_speed_kph``), ``peak_brake_bar`` (bar), ``peak_g_lat`` (g, of ``|g_lat|``),
+    ``time_s`` (= ``mean_time_s``) and ``delta_s`` (= ``delta_to_reference_s``); null when not logged."""
+
+    corner: str
+    name: str
+    number: str
+    grade: str
+    entry_speed_kmh: float | None
+    apex_speed_kmh: float | None
+    exit_speed_kmh: float | None
+    peak_brake_bar: float | None
+    peak_g_lat: float | None
+    time_s: float | None
+    delta_s: float | None
+
+
+class OriginalScorecard(msgspec.Struct):
+    overall: OverallGrade
+    corners: list[OriginalScorecardCorner]
+
+
 class Scorecard(msgspec.Struct):
-    """``GET /session/<sid>/scorecard``: A–F per corner and overall (mean grade points, A = 4 … F = 0)."""
+    """``GET /session/<sid>/scorecard``: A–F per corner and overall (mean grade points, A = 4 … F = 0).
+
+    ``scorecard`` repeats the grades in the original's wrapper (``{session_id, scorecard: {corners}}``) with
+    the per-corner keys its PWA reads (:class:`OriginalScorecardCorner`)."""
 
     session_id: str
     track_id: str
     reference_file: str | None
     overall: OverallGrade
     corners: list[ScorecardCorner]
+    scorecard: OriginalScorecard
 
 
 class Highlight(msgspec.Struct):
@@ -500,10 +529,27 @@ class LapPedalTimes(PedalTimes):
     lap: int
 
 
+class PedalState(msgspec.Struct):
+    """One pedal state over all complete laps as the original reads it: ``time_s`` (s), ``pct`` (percent of
+    the time, 0..100 — our ``*_frac`` × 100)."""
+
+    time_s: float
+    pct: float | None
+
+
+class PedalThresholds(msgspec.Struct):
+    throttle_pct: float
+    brake_bar: float | None
+
+
 class PedalBehavior(msgspec.Struct):
     """``GET /session/<sid>/pedal_behavior``: time in throttle_only, brake_only, trail_brake (brake on while
     ``|g_lat| ≥ turn_g``) and coast, per complete lap and over them all. ``brake_th`` is in bar when the
-    session logs ``brake_bar``, else in % of ``brake_pct`` (``brake_unit``)."""
+    session logs ``brake_bar``, else in % of ``brake_pct`` (``brake_unit``).
+
+    The original's keys beside them: ``states.<state>.{time_s, pct}`` (percent), ``thresholds``
+    (``brake_bar`` null when the brake threshold is in %), ``frame_count`` (samples of the complete laps) and
+    ``frame_dt_s`` (median sample step, s)."""
 
     session_id: str
     throttle_th_pct: float
@@ -513,6 +559,10 @@ class PedalBehavior(msgspec.Struct):
     turn_g: float
     session: PedalTimes
     laps: list[LapPedalTimes]
+    states: dict[str, PedalState]
+    thresholds: PedalThresholds
+    frame_count: int
+    frame_dt_s: float | None
 
 
 class ThrottleBox(TukeyBox):
@@ -625,14 +675,57 @@ def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = 
     prepared = _prepared(state, session_id)
     gold, source = _reference(prepared, reference)
     summary = _summary(prepared, gold).lazy()
-    overall = overall_grade(summary).collect().row(0, named=True)
+    overall = msgspec.convert(overall_grade(summary).collect().row(0, named=True), OverallGrade)
+    graded = corner_scorecard(summary).collect()
     return Scorecard(
         session_id=session_id,
         track_id=prepared.view.track.id,
         reference_file=source,
-        overall=msgspec.convert(overall, OverallGrade),
-        corners=_rows(corner_scorecard(summary).collect(), ScorecardCorner),
+        overall=overall,
+        corners=_rows(graded, ScorecardCorner),
+        scorecard=OriginalScorecard(overall=overall, corners=_original_corners(prepared, summary, graded)),
     )
+
+
+def _original_corners(
+    prepared: Prepared, summary: pl.LazyFrame, graded: pl.DataFrame
+) -> list[OriginalScorecardCorner]:
+    peaks = corner_peaks(prepared.telemetry.lazy(), prepared.passes().lazy())
+    rows = (
+        graded.lazy()
+        .select("corner_idx", "corner", "grade")
+        .join(
+            summary.select(
+                "corner_idx",
+                "mean_entry_speed_kph",
+                "mean_min_speed_kph",
+                "mean_exit_speed_kph",
+                "mean_time_s",
+                "delta_to_reference_s",
+            ),
+            on="corner_idx",
+            how="left",
+        )
+        .join(peaks, on="corner_idx", how="left")
+        .sort("corner_idx")
+        .collect()
+    )
+    return [
+        OriginalScorecardCorner(
+            corner=turn_label(row["corner"]),
+            name=turn_label(row["corner"]),
+            number=row["corner"],
+            grade=row["grade"],
+            entry_speed_kmh=row["mean_entry_speed_kph"],
+            apex_speed_kmh=row["mean_min_speed_kph"],
+            exit_speed_kmh=row["mean_exit_speed_kph"],
+            peak_brake_bar=row["peak_brake_bar"],
+            peak_g_lat=row["peak_g_lat"],
+            time_s=row["mean_time_s"],
+            delta_s=row["delta_to_reference_s"],
+        )
+        for row in rows.iter_rows(named=True)
+    ]
 
 
 @_session_get("highlights", "sessionHighlights")
@@ -904,15 +997,30 @@ def pedal_behavior(
     channel = session.pop("brake_channel")
     unit = {"brake_bar": "bar", "brake_pct": "%"}.get(channel or "")
     default_th = {"brake_bar": 2.0, "brake_pct": 5.0}.get(channel or "")
+    threshold = brake_th if brake_th is not None else default_th
+    states = {
+        name: PedalState(
+            time_s=session[f"{name}_s"],
+            pct=None if session[f"{name}_frac"] is None else 100.0 * session[f"{name}_frac"],
+        )
+        for name in ("throttle_only", "brake_only", "trail_brake", "coast")
+    }
+    steps = prepared.driving.select(
+        pl.len().alias("n"), pl.col("t_s").diff().over("lap").median().alias("dt")
+    ).collect()
     return PedalBehavior(
         session_id=session_id,
         throttle_th_pct=throttle_th,
-        brake_th=brake_th if brake_th is not None else default_th,
+        brake_th=threshold,
         brake_unit=unit,
         brake_channel=channel,
         turn_g=turn_g,
         session=msgspec.convert(session, PedalTimes),
         laps=_rows(laps, LapPedalTimes),
+        states=states,
+        thresholds=PedalThresholds(throttle_pct=throttle_th, brake_bar=threshold if unit == "bar" else None),
+        frame_count=int(steps["n"][0]),
+        frame_dt_s=steps["dt"][0],
     )
 
 

@@ -75,12 +75,20 @@ class SectorDef(msgspec.Struct):
 
 class LapTimeTable(msgspec.Struct):
     """Rows: ``lap, kind, method, valid, reason, t_start_s, t_end_s, duration_s, distance_m, s1_s…,
-    delta_to_best_s, is_best_lap, is_best_s1…`` (see ``pitwall.analysis.sectors.lap_time_table``)."""
+    delta_to_best_s, is_best_lap, is_best_s1…`` (see ``pitwall.analysis.sectors.lap_time_table``).
 
+    Aliases the original PWA reads, beside them: top-level ``session_id``, ``lap_count``,
+    ``best_lap_number`` (= ``best_lap``); per row ``lap_number`` (= ``lap``), ``lap_time_s``
+    (= ``duration_s``), ``is_best`` (= ``is_best_lap``) and ``sectors: [{name: "S1", time_s, is_best}]``
+    (= ``s1_s``/``is_best_s1``…, ``time_s`` null when the sector was not timed)."""
+
+    session_id: str
     laps: list[dict[str, Any]]
     sectors: list[SectorDef]
     best_lap: int | None
     best_lap_s: float | None
+    best_lap_number: int | None
+    lap_count: int
 
 
 class SectorTimes(msgspec.Struct):
@@ -225,11 +233,36 @@ def laps_envelope(view: SessionView) -> LapsEnvelope:
     return LapsEnvelope(laps=entries, track_length_m=view.track.length_m)
 
 
+def _with_original_keys(row: dict[str, Any], sectors: list[SectorDef]) -> dict[str, Any]:
+    """A lap-time-table row plus the keys the original PWA reads (see :class:`LapTimeTable`)."""
+    return {
+        **row,
+        "lap_number": row["lap"],
+        "lap_time_s": row["duration_s"],
+        "is_best": row["is_best_lap"],
+        "sectors": [
+            {
+                "name": f"S{d.sector}",
+                "time_s": row.get(f"s{d.sector}_s"),
+                "is_best": bool(row.get(f"is_best_s{d.sector}")),
+            }
+            for d in sectors
+        ],
+    }
+
+
 def lap_time_table_body(view: SessionView) -> LapTimeTable:
     table = lap_time_table(view.telemetry, view.laps.lazy(), view.track).collect()
     best_lap, best_s = _best(view)
+    sectors = _sector_defs(view)
     return LapTimeTable(
-        laps=table.to_dicts(), sectors=_sector_defs(view), best_lap=best_lap, best_lap_s=best_s
+        session_id=view.session_id,
+        laps=[_with_original_keys(row, sectors) for row in table.to_dicts()],
+        sectors=sectors,
+        best_lap=best_lap,
+        best_lap_s=best_s,
+        best_lap_number=best_lap,
+        lap_count=table.height,
     )
 
 
@@ -385,50 +418,52 @@ def delta_body(state: State, view: SessionView, *, lap: int | None, ref: str, st
 # -- handlers -------------------------------------------------------------------------------------------
 
 
-@get("/session/{sid:str}/laps", operation_id="sessionLaps", sync_to_thread=True)
-def session_laps_route(state: State, sid: SID) -> LapsEnvelope:
+@get("/session/{session_id:str}/laps", operation_id="sessionLaps", sync_to_thread=True)
+def session_laps_route(state: State, session_id: SID) -> LapsEnvelope:
     """Lap envelope: first ``{name: "Full session", method: "all", …}``, then ``Lap N`` entries with
     ``method`` (gps | distance | stint), ``kind`` (out | flying | in | incomplete), ``valid`` and ``reason``;
     ``track_length_m``. 404 when the session has no telemetry."""
-    return laps_envelope(view_of(state, sid, require_complete_lap=False))
+    return laps_envelope(view_of(state, session_id, require_complete_lap=False))
 
 
-@get("/session/{sid:str}/lap_time_table", operation_id="lapTimeTable", sync_to_thread=True)
-def lap_time_table_route(state: State, sid: SID) -> LapTimeTable:
+@get("/session/{session_id:str}/lap_time_table", operation_id="lapTimeTable", sync_to_thread=True)
+def lap_time_table_route(state: State, session_id: SID) -> LapTimeTable:
     """Every lap with S1/S2/S3… sector times (s), ``delta_to_best_s`` and best flags over valid flying laps."""
-    return lap_time_table_body(view_of(state, sid))
+    return lap_time_table_body(view_of(state, session_id))
 
 
-@get("/session/{sid:str}/sector_times", operation_id="sectorTimes", sync_to_thread=True)
-def sector_times_route(state: State, sid: SID) -> SectorTimes:
+@get("/session/{session_id:str}/sector_times", operation_id="sectorTimes", sync_to_thread=True)
+def sector_times_route(state: State, session_id: SID) -> SectorTimes:
     """Sector times (s) of the complete laps, with the sector boundaries (m along the lap)."""
-    return sector_times_body(view_of(state, sid))
+    return sector_times_body(view_of(state, session_id))
 
 
-@get("/session/{sid:str}/lap_time_distribution", operation_id="lapTimeDistribution", sync_to_thread=True)
-def distribution_route(state: State, sid: SID) -> LapTimeDistribution:
+@get(
+    "/session/{session_id:str}/lap_time_distribution", operation_id="lapTimeDistribution", sync_to_thread=True
+)
+def distribution_route(state: State, session_id: SID) -> LapTimeDistribution:
     """Tukey box-plot statistics (s) of the valid flying lap times, with outlier laps."""
-    return distribution_body(view_of(state, sid))
+    return distribution_body(view_of(state, session_id))
 
 
-@get("/session/{sid:str}/ideal_lap", operation_id="idealLap", sync_to_thread=True)
-def ideal_lap_route(state: State, sid: SID) -> IdealLap:
+@get("/session/{session_id:str}/ideal_lap", operation_id="idealLap", sync_to_thread=True)
+def ideal_lap_route(state: State, session_id: SID) -> IdealLap:
     """Σ best sectors over valid flying laps, which lap each sector came from, and the gain on the best lap."""
-    return ideal_lap_body(view_of(state, sid))
+    return ideal_lap_body(view_of(state, session_id))
 
 
-@get("/session/{sid:str}/optimal_lap", operation_id="optimalLap", sync_to_thread=True)
-def optimal_lap_route(state: State, sid: SID, segment_m: SEGMENT_M = DEFAULT_SEGMENT_M) -> OptimalLap:
+@get("/session/{session_id:str}/optimal_lap", operation_id="optimalLap", sync_to_thread=True)
+def optimal_lap_route(state: State, session_id: SID, segment_m: SEGMENT_M = DEFAULT_SEGMENT_M) -> OptimalLap:
     """Achievable optimal lap: best mini-sectors joined only where laps agree at the seam (|Δ offset| ≤ 1.5 m,
     speed within 3 %, heading within 5°), next to Σ best mini-sectors and Σ best sectors. 400 without a
     valid lap."""
-    return optimal_body(view_of(state, sid), segment_m=segment_m)
+    return optimal_body(view_of(state, session_id), segment_m=segment_m)
 
 
-@get("/session/{sid:str}/delta", operation_id="lapDelta", sync_to_thread=True)
+@get("/session/{session_id:str}/delta", operation_id="lapDelta", sync_to_thread=True)
 def delta_route(
     state: State,
-    sid: SID,
+    session_id: SID,
     lap: Annotated[int | None, Parameter(ge=1, description="lap number (default: last complete lap)")] = None,
     ref: Annotated[
         str, Parameter(max_length=200, description="best | ideal | optimal | <lap> | <session_id>:<lap>")
@@ -437,7 +472,7 @@ def delta_route(
 ) -> DeltaBody:
     """Delta-T of ``lap`` against ``ref`` along the lap (``delta_s`` positive = slower), plus braking points
     per corner vs the reference (``delta_m`` positive = later). 400 for an incomplete lap or a bad ``ref``."""
-    return delta_body(state, view_of(state, sid), lap=lap, ref=ref, step_m=step_m)
+    return delta_body(state, view_of(state, session_id), lap=lap, ref=ref, step_m=step_m)
 
 
 router = Router(

@@ -79,19 +79,22 @@ def list_laps(
 @post("/lap", status_code=200, operation_id="addLap", sync_to_thread=True)
 def add_lap(state: State, data: LapIn) -> dict[str, Any]:
     """Write one manual lap (method ``manual``); returns it as stored. Times in seconds since session start;
-    ``duration_s`` defaults to ``t_end_s - t_start_s``, ``lap`` to the session's next lap number. 400 for an empty or negative lap or an unknown
-    ``kind``, 404 unknown session."""
+    ``duration_s`` defaults to ``t_end_s - t_start_s``, ``lap`` (or the original's ``lap_number``) to the session's next lap number. 400 for an empty or negative lap or an unknown
+    ``kind``, 404 unknown session; the answer also carries ``lap_number`` (= ``lap``)."""
     if data.t_end_s <= data.t_start_s:
         raise ApiError(400, "invalid lap", "t_end_s must be after t_start_s")
     duration = data.duration_s if data.duration_s is not None else data.t_end_s - data.t_start_s
-    if duration <= 0 or (data.lap is not None and data.lap < 0):
+    if data.lap is not None and data.lap_number is not None and data.lap != data.lap_number:
+        raise ApiError(400, "invalid lap", "lap and lap_number (its original name) disagree")
+    number = data.lap if data.lap is not None else data.lap_number
+    if duration <= 0 or (number is not None and number < 0):
         raise ApiError(400, "invalid lap", "lap must be >= 0 and duration_s > 0")
     if data.kind not in LAP_KINDS:
         raise ApiError(400, "invalid lap", f"kind must be one of {list(LAP_KINDS)}")
     store = store_of(state)
     store.get_session(data.session_id)
     lap = {
-        "lap": data.lap,
+        "lap": number,
         "t_start_s": data.t_start_s,
         "t_end_s": data.t_end_s,
         "duration_s": duration,
@@ -100,7 +103,8 @@ def add_lap(state: State, data: LapIn) -> dict[str, Any]:
         "valid": data.valid,
         "reason": data.reason,
     }
-    return {key: json_value(value) for key, value in store.add_lap(data.session_id, lap).items()}
+    stored = {key: json_value(value) for key, value in store.add_lap(data.session_id, lap).items()}
+    return {**stored, "lap_number": stored.get("lap")}
 
 
 router = Router("/", route_handlers=[leaderboard, list_laps, add_lap])

@@ -50,8 +50,20 @@ class CanStatus(msgspec.Struct):
     frames_total: int | None
 
 
+class SimulatorStatus(msgspec.Struct):
+    """The built-in simulator as ``/health`` shows it: ``enabled`` (``--simulate``), ``running`` (a simulated
+    live session is being recorded), ``lap_seconds`` (s, the simulated lap time), ``speed_multiplier`` (data
+    seconds per wall second)."""
+
+    enabled: bool
+    running: bool
+    lap_seconds: float
+    speed_multiplier: float
+
+
 class Health(msgspec.Struct):
-    """``GET /health``. ``engine`` is null (no ML engine); ``coach`` is ``"rule"`` while the rule coach runs."""
+    """``GET /health``. ``engine`` is null (no ML engine); ``coach`` is ``"rule"`` while the rule coach runs;
+    ``simulator`` is the block the original PWA reads (:class:`SimulatorStatus`)."""
 
     status: str
     version: str
@@ -62,6 +74,7 @@ class Health(msgspec.Struct):
     active_session_id: str | None
     can: CanStatus | None
     timestamp: str
+    simulator: SimulatorStatus | None = None
 
 
 class SessionStart(msgspec.Struct, forbid_unknown_fields=True):
@@ -255,16 +268,26 @@ class TukeyBox(msgspec.Struct):
 
 
 class Capabilities(msgspec.Struct):
-    """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful``, ``coaches``."""
+    """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful``, ``coaches``. The original's
+    keys beside them: ``signals`` (``{name, n_samples, mean_hz, useful}``), ``duration_s`` (s, first to last
+    telemetry sample; null without telemetry), ``coaches_available`` / ``coaches_disabled`` (coach gating)."""
 
     session_id: str
     capabilities: list[dict[str, Any]]
     count: int
+    signals: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    duration_s: float | None = None
+    coaches_available: list[str] = msgspec.field(default_factory=list)
+    coaches_disabled: list[str] = msgspec.field(default_factory=list)
 
 
 class Registry(msgspec.Struct):
+    """The signal catalogue; each entry also carries the original's key names (``name``, ``units``,
+    ``group``, ``semantics``, ``obd2_pid``, ``min_useful_hz``); ``can_state`` with ``include_can_state=true``."""
+
     signals: list[dict[str, Any]]
     count: int
+    can_state: dict[str, Any] | None = None
 
 
 class ResampledSignal(msgspec.Struct):
@@ -287,14 +310,25 @@ class ResampledSignals(msgspec.Struct):
     x: list[float]
     signals: dict[str, ResampledSignal]
     missing: list[str]
+    # The original bridge's keys beside ours (``pitwall.api.signals``): interp as hold | lerp, the window,
+    # the names, and ``rows`` = one ``{t, <name>: value…}`` per axis point (+ ``distance_m`` for lap_distance).
+    interp_original: str = "lerp"
+    rate_hz: float | None = None
+    t_from: float | None = None
+    t_to: float | None = None
+    names: list[str] = msgspec.field(default_factory=list)
+    rows: list[dict[str, float | None]] = msgspec.field(default_factory=list)
+    count: int = 0
 
 
 class LapIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``POST /lap``: a manual lap; times in seconds since session start; ``duration_s`` defaults to
-    ``t_end_s - t_start_s``; ``lap`` defaults to the session's next lap number."""
+    ``t_end_s - t_start_s``; ``lap`` defaults to the session's next lap number. ``lap_number`` is the
+    original's name for ``lap`` (give one of them)."""
 
     session_id: str
     lap: int | None = None
+    lap_number: int | None = None
     t_start_s: float
     t_end_s: float
     duration_s: float | None = None

@@ -26,39 +26,85 @@ from pitwall.api.deps import settings_of, track_of
 from pitwall.api.errors import ApiError
 from pitwall.formats.errors import ReadError
 from pitwall.formats.track import load_track
-from pitwall.track import DangerZone, Marker, Track, WeatherPhase
+from pitwall.track import DangerZone, Marker, Track, WeatherPhase, turn_label
 
 TRACK_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 """Library ids are file stems: letters, digits, ``-`` and ``_`` (no path separators)."""
 
 
+class MarkerOut(msgspec.Struct):
+    """A marker (``kind``, ``s_m`` metres from the start line, ``text``, ``corner`` turn number) with the
+    original's keys beside: ``id`` (stable: its index along the lap among all the track's markers), ``label``
+    (= ``text``), ``distance`` (= ``s_m``, m), ``corner_name`` (``"Turn 11"``), ``lat``/``lon`` (degrees, on the
+    centre line at ``s_m``)."""
+
+    kind: str
+    s_m: float
+    text: str
+    corner: str | None
+    id: str
+    label: str
+    distance: float
+    corner_name: str | None
+    lat: float
+    lon: float
+
+
+class MarkerFilters(msgspec.Struct):
+    corner: str | None
+    kind: str | None
+
+
 class Markers(msgspec.Struct):
-    """Markers of the active track (``s_m``: metres from the start line), optionally filtered."""
+    """Markers of the active track (``s_m``: metres from the start line), optionally filtered; ``track`` (the
+    name) and ``filters`` are the original's keys."""
 
     track_id: str
     track_name: str
     corner: str | None
     kind: str | None
     count: int
-    markers: list[Marker]
+    markers: list[MarkerOut]
+    track: str
+    filters: MarkerFilters
+
+
+class DangerZoneOut(msgspec.Struct):
+    """A danger zone with the original's keys beside ours: ``id`` (slug of ``name``), ``start_m``/``end_m``
+    (= ``s_start_m``/``s_end_m``, m) and ``description`` (= ``text``)."""
+
+    name: str
+    s_start_m: float
+    s_end_m: float
+    severity: str
+    text: str
+    id: str
+    start_m: float
+    end_m: float
+    description: str
 
 
 class DangerZones(msgspec.Struct):
     track_id: str
     track_name: str
     count: int
-    danger_zones: list[DangerZone]
+    danger_zones: list[DangerZoneOut]
+    track: str
 
 
 class Weather(msgspec.Struct):
     """The weather phase covering ``hour_local`` (the track's local hour; default: now in the track's
-    ``timezone``), null when no phase covers it, and every phase of the track."""
+    ``timezone``) and every phase of the track. ``phase`` is the phase's label as a string (the original's
+    shape), its details in ``phase_detail``; ``coaching_note`` (= the phase's ``note``). Nulls when no phase
+    covers the hour."""
 
     track_id: str
     track_name: str
     timezone: str
     hour_local: int
-    phase: WeatherPhase | None
+    phase: str | None
+    phase_detail: WeatherPhase | None
+    coaching_note: str | None
     phases: list[WeatherPhase]
 
 
@@ -68,9 +114,17 @@ class ElevationPoint(msgspec.Struct):
     grade_pct: float | None
 
 
+class ElevationSample(msgspec.Struct):
+    distance_m: float
+    elevation_m: float | None
+
+
 class Elevation(msgspec.Struct):
     """Altitude along the reference line every ``step_m`` metres (linear interpolation), with the slope to the
-    next point; ``climb_m`` sums every rise over the lap."""
+    next point; ``climb_m`` sums every rise over the lap. The original's keys beside: ``name``,
+    ``track_length_m``, ``elevation_source`` (``reference_line``), ``min_elevation_m``/``max_elevation_m``
+    (= ``min_alt_m``/``max_alt_m``) and ``samples`` (``{distance_m, elevation_m}`` = each point's
+    ``s_m``/``alt_m``)."""
 
     track_id: str
     track_name: str
@@ -80,16 +134,63 @@ class Elevation(msgspec.Struct):
     max_alt_m: float
     climb_m: float
     points: list[ElevationPoint]
+    name: str
+    track_length_m: float
+    elevation_source: str
+    min_elevation_m: float
+    max_elevation_m: float
+    samples: list[ElevationSample]
+
+
+def _marker_out(track: Track, index: int, marker: Marker) -> MarkerOut:
+    line = track.reference_line
+    return MarkerOut(
+        kind=marker.kind,
+        s_m=marker.s_m,
+        text=marker.text,
+        corner=marker.corner,
+        id=f"m{index}",
+        label=marker.text,
+        distance=marker.s_m,
+        corner_name=None if marker.corner is None else turn_label(marker.corner),
+        lat=float(np.interp(marker.s_m, line.s_m, line.lat_deg)),
+        lon=float(np.interp(marker.s_m, line.s_m, line.lon_deg)),
+    )
 
 
 def _marker_rows(track: Track, *, corner: str | None = None, kind: str | None = None) -> Markers:
+    """The track's markers along the lap; ``corner`` matches the turn number (``"11"``) or the original's
+    label (``"Turn 11"``)."""
+    ordered = sorted(track.markers, key=lambda m: m.s_m)
     chosen = [
-        m
-        for m in sorted(track.markers, key=lambda m: m.s_m)
-        if (corner is None or m.corner == corner) and (kind is None or m.kind == kind)
+        _marker_out(track, i, m)
+        for i, m in enumerate(ordered)
+        if (corner is None or corner in (m.corner, turn_label(m.corner or "")))
+        and (kind is None or m.kind == kind)
     ]
     return Markers(
-        track_id=track.id, track_name=track.name, corner=corner, kind=kind, count=len(chosen), markers=chosen
+        track_id=track.id,
+        track_name=track.name,
+        corner=corner,
+        kind=kind,
+        count=len(chosen),
+        markers=chosen,
+        track=track.name,
+        filters=MarkerFilters(corner=corner, kind=kind),
+    )
+
+
+def _zone_out(zone: DangerZone) -> DangerZoneOut:
+    return DangerZoneOut(
+        name=zone.name,
+        s_start_m=zone.s_start_m,
+        s_end_m=zone.s_end_m,
+        severity=zone.severity,
+        text=zone.text,
+        id=re.sub(r"[^a-z0-9]+", "-", zone.name.lower()).strip("-"),
+        start_m=zone.s_start_m,
+        end_m=zone.s_end_m,
+        description=zone.text,
     )
 
 
@@ -115,10 +216,13 @@ def markers(
 
 @get("/track/danger_zones", operation_id="trackDangerZones", sync_to_thread=False)
 def danger_zones(state: State) -> DangerZones:
-    """Danger zones of the active track (blind crests, run-off…), ordered along the lap."""
+    """Danger zones of the active track (blind crests, run-off…), ordered along the lap, each with the
+    original's ``id``, ``start_m``, ``end_m`` and ``description`` beside ours."""
     track = track_of(state)
-    zones = sorted(track.danger_zones, key=lambda z: z.s_start_m)
-    return DangerZones(track_id=track.id, track_name=track.name, count=len(zones), danger_zones=zones)
+    zones = [_zone_out(z) for z in sorted(track.danger_zones, key=lambda z: z.s_start_m)]
+    return DangerZones(
+        track_id=track.id, track_name=track.name, count=len(zones), danger_zones=zones, track=track.name
+    )
 
 
 def _covers(phase: WeatherPhase, hour: int) -> bool:
@@ -152,7 +256,9 @@ def weather(
         track_name=track.name,
         timezone=track.timezone or "UTC",
         hour_local=hour,
-        phase=phase,
+        phase=None if phase is None else phase.label,
+        phase_detail=phase,
+        coaching_note=None if phase is None else phase.note,
         phases=list(track.weather),
     )
 
@@ -210,6 +316,12 @@ def elevation(
         max_alt_m=float(known.max()),
         climb_m=float(rises),
         points=points,
+        name=track.name,
+        track_length_m=track.length_m,
+        elevation_source="reference_line",
+        min_elevation_m=float(known.min()),
+        max_elevation_m=float(known.max()),
+        samples=[ElevationSample(distance_m=p.s_m, elevation_m=p.alt_m) for p in points],
     )
 
 

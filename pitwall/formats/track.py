@@ -107,6 +107,7 @@ class _TrackDoc(msgspec.Struct, forbid_unknown_fields=True):
     danger_zones: tuple[_DangerZoneDoc, ...] = ()
     weather: tuple[_WeatherDoc, ...] = ()
     source: str = ""
+    corner_names_source: str = ""
 
 
 # Key order of written files: metadata first, the long reference line last.
@@ -120,6 +121,7 @@ _KEY_ORDER = [
     "start_finish",
     "sectors",
     "corners",
+    "corner_names_source",
     "straights",
     "markers",
     "danger_zones",
@@ -190,6 +192,7 @@ def track_from_dict(raw: object, *, source: str | Path = "<track>") -> Track:
         country=doc.country,
         timezone=doc.timezone,
         source=doc.source,
+        corner_names_source=doc.corner_names_source,
         extra={"sector_names": tuple(sec.name for sec in doc.sectors)},
     )
 
@@ -237,6 +240,7 @@ def track_to_dict(track: Track) -> dict[str, Any]:
             for w in track.weather
         ),
         source=track.source,
+        corner_names_source=track.corner_names_source,
         reference_line=_LineDoc(
             lat=[round(float(v), _DEG_DIGITS) for v in line.lat_deg],
             lon=[round(float(v), _DEG_DIGITS) for v in line.lon_deg],

@@ -11,8 +11,10 @@ from pitwall import schema
 from pitwall.analysis.geo import from_local_xy
 from pitwall.analysis.laps import (
     add_lap_column,
+    add_lap_distance,
     default_min_lap_s,
     drop_close_crossings,
+    gps_usable,
     lap_crossings,
     slice_laps,
 )
@@ -226,7 +228,7 @@ def test_empty_and_tiny_inputs_give_an_empty_typed_table() -> None:
     assert_frame_equal(slice_laps(empty.lazy(), TRACK).collect(), pl.DataFrame(schema=schema.LAPS))
     one = circle_drive([0.0], [0.0])
     assert slice_laps(one.lazy(), TRACK).collect().height == 0
-    with pytest.raises(ValueError, match="missing: lat_deg, lon_deg"):
+    with pytest.raises(ValueError, match="lat_deg, lon_deg or distance_m"):
         slice_laps(pl.LazyFrame({"t_s": [0.0]}), TRACK)
 
 
@@ -244,3 +246,95 @@ def test_add_lap_column_tags_rows_and_boundaries_belong_to_the_next_lap() -> Non
         schema={"t_s": pl.Float64, "lap": pl.Int32},
     )
     assert_frame_equal(add_lap_column(tel, laps).collect(), expected)
+
+
+def wrapping(v: float, phase_m: float, t: np.ndarray) -> pl.DataFrame:
+    """The circle driven at ``v`` m/s from ``phase_m`` with a frozen GPS fix and a lap-distance channel that
+    wraps to zero at the start/finish line (as loggers and the original clients send ``distance``)."""
+    drive = circle_drive(t, phase_m + v * t)
+    return drive.with_columns(
+        (pl.col("distance_m") % L).alias("distance_m"),
+        pl.lit(LAT0).alias("lat_deg"),
+        pl.lit(LON0).alias("lon_deg"),
+        pl.lit(None, dtype=pl.Float64).alias("heading_deg"),
+    )
+
+
+def test_wrapping_distance_slices_laps_without_gps() -> None:
+    v, phase_m = 30.0, 100.0
+    t = np.arange(0.0, 120.0, 0.1)
+    c = [(k * L - phase_m) / v for k in (1, 2, 3)]  # the true line crossings
+    expected = laps_frame(
+        [
+            (1, 0.0, c[0], v * c[0], "distance", "out", False, "out-lap"),
+            (2, c[0], c[1], L, "distance", "flying", True, None),
+            (3, c[1], c[2], L, "distance", "flying", True, None),
+            (4, c[2], t[-1], v * (t[-1] - c[2]), "distance", "incomplete", False, "incomplete lap"),
+        ]
+    )
+    frozen = wrapping(v, phase_m, t)
+    assert_frame_equal(slice_laps(frozen.lazy(), TRACK).collect(), expected, abs_tol=1e-3, rel_tol=0)
+    # No position columns at all (a distance-only logger): the same laps.
+    blind = frozen.drop("lat_deg", "lon_deg", "heading_deg")
+    assert_frame_equal(slice_laps(blind.lazy(), TRACK).collect(), expected, abs_tol=1e-3, rel_tol=0)
+    # Absent fixes (nulls) behave as no GPS, not as "no data".
+    nulls = frozen.with_columns(pl.lit(None, dtype=pl.Float64).alias("lat_deg"))
+    assert_frame_equal(slice_laps(nulls.lazy(), TRACK).collect(), expected, abs_tol=1e-3, rel_tol=0)
+
+
+def test_gps_crossings_come_before_the_distance_wraps() -> None:
+    v, phase_m = 30.0, 100.0
+    t = np.arange(0.0, 120.0, 0.1)
+    drive = circle_drive(t, phase_m + v * t).with_columns((pl.col("distance_m") % L).alias("distance_m"))
+    laps = slice_laps(drive.lazy(), TRACK).collect()
+    assert laps["method"].to_list() == ["gps"] * 4
+    assert laps["duration_s"][1] == pytest.approx(L / v, abs=1e-3)
+
+
+def test_frozen_gps_without_wraps_falls_back_to_stints() -> None:
+    t = np.arange(0.0, 120.0, 0.1)
+    cumulative = circle_drive(t, 30.0 * t).with_columns(
+        pl.lit(LAT0).alias("lat_deg"), pl.lit(LON0).alias("lon_deg")
+    )
+    laps = slice_laps(cumulative.lazy(), TRACK).collect()
+    assert laps["method"].to_list() == ["stint"]
+    assert laps["distance_m"][0] == pytest.approx(30.0 * t[-1], abs=1e-6)
+
+
+def test_gps_usable_needs_two_fixes_spread_over_the_threshold() -> None:
+    lat, lon = from_local_xy(np.array([0.0, 10.0, 20.0]), np.zeros(3), LAT0, LON0)
+    assert not gps_usable(lat, lon)  # 20 m: a jittering frozen fix
+    lat, lon = from_local_xy(np.array([0.0, 10.0, 40.0]), np.zeros(3), LAT0, LON0)
+    assert gps_usable(lat, lon)
+    assert not gps_usable(np.array([LAT0, np.nan]), np.array([LON0, np.nan]))
+
+
+def test_lap_distance_is_the_track_position_without_gps() -> None:
+    v, phase_m = 30.0, 100.0
+    t = np.arange(0.0, 120.0, 0.1)
+    frozen = wrapping(v, phase_m, t)
+    laps = slice_laps(frozen.lazy(), TRACK).collect()
+    out = add_lap_distance(frozen.drop("s_m", "offset_m").lazy(), laps, L).collect()
+    truth = (phase_m + v * t) % L
+    got = out["s_m"].to_numpy()
+    # Equal to the true position, except within one sample step of the line where 0 and L meet.
+    near_line = np.minimum(truth, L - truth) < v * 0.1
+    np.testing.assert_allclose(got[~near_line], truth[~near_line], atol=1e-3)
+    assert ((got >= 0) & (got < L)).all()
+    assert out["offset_m"].null_count() == out.height
+    assert out["t_s"].is_sorted()
+
+
+def test_a_closed_lap_is_stretched_onto_the_track_length() -> None:
+    v, phase_m, long_lap = 30.0, 100.0, 1.02 * L  # the car's distance channel reads 2 % long
+    t = np.arange(0.0, 120.0, 0.1)
+    travelled = (phase_m + v * t) * 1.02
+    frozen = wrapping(v, phase_m, t).with_columns(
+        pl.Series("distance_m", travelled % long_lap), pl.Series("speed_kph", np.full(t.size, v * 1.02 * 3.6))
+    )
+    laps = slice_laps(frozen.lazy(), TRACK).collect()
+    assert laps.filter(pl.col("kind") == "flying")["distance_m"].to_list() == pytest.approx([long_lap] * 2)
+    out = add_lap_distance(frozen.drop("s_m", "offset_m").lazy(), laps, L).collect()
+    closed = out.filter(pl.col("t_s").is_between(laps["t_start_s"][1] + 0.2, laps["t_end_s"][2] - 0.2))
+    truth = (phase_m + v * closed["t_s"].to_numpy()) % L
+    np.testing.assert_allclose(closed["s_m"].to_numpy(), truth, atol=0.05)

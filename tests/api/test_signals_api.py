@@ -74,7 +74,7 @@ def test_missing_signal_is_listed(imported: Imported) -> None:
     ("query", "status", "error"),
     [
         ("names=", 400, "invalid request"),
-        ("names=speed_kph&axis=sideways", 400, "invalid request"),
+        ("names=speed_kph&axis=sideways", 400, "unknown signal"),  # an axis is time, distance or a signal
         ("names=speed_kph&interp=cubic", 400, "invalid request"),
         ("names=speed_kph&rate_hz=0", 400, "invalid request"),
         ("names=speed_kph&rate_hz=abc", 400, "invalid request"),

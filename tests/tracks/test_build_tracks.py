@@ -159,3 +159,17 @@ def test_dispatcher_runs_build_tracks(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert f"wrote {tmp_path / 'sonoma.json'}" in out
     assert out.count("skipped") == 3
+
+
+def test_every_track_says_where_its_corner_names_come_from() -> None:
+    for path in sorted(TRACKS_DIR.glob("*.json")):
+        track = load_track(path)
+        authored = OVERRIDES / path.name
+        has_list = authored.exists() and "corner_names" in json.loads(authored.read_text(encoding="utf-8"))
+        if has_list:
+            assert not track.corner_names_source.startswith("curvature"), path.name
+        else:  # numbered in lap order from the curvature, no names invented
+            assert track.corner_names_source == build_tracks.CURVATURE_NAMES, path.name
+            assert [c.number for c in track.corners] == [str(k) for k in range(1, len(track.corners) + 1)]
+            assert all(c.name is None for c in track.corners), path.name
+    assert load_track(TRACKS_DIR / "sonoma.json").corner_names_source.startswith("public Sonoma Raceway")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import polars as pl
 import pytest
 from litestar import Litestar
@@ -363,3 +364,46 @@ def test_ingested_session_has_its_laps_stored_when_it_ends(
     assert flying and after["best_lap_s"] == pytest.approx(min(flying)) and 100 < min(flying) < 130
     assert [(e["session_id"], e["driver"]) for e in board] == [("pipe-2", "Taha Bakir")]
     assert again["ended_at"] == after["ended_at"]
+
+
+def test_pipeline_session_with_frozen_gps_and_wrapping_distance_gets_laps_sectors_and_corners(
+    tmp_path: Path, backend: str
+) -> None:
+    """The issue's acceptance case end to end: frames with the original field names only (``timestamp``,
+    ``distance`` wrapping to zero at each start/finish crossing, ``speed`` in m/s, a frozen ``lat``/``lon``),
+    never started explicitly — the lap-time table, sectors and corners come out, lap times within 0.05 s of the
+    simulated truth."""
+    from pitwall.formats.car import load_car
+    from pitwall.live.physics import lap_profile, lap_time_s
+    from tests.analysis import simulate_laps
+    from tests.api.test_compat_shapes import PACES, SONOMA, blind_frames
+
+    profile = lap_profile(SONOMA, car=load_car(DATA_DIR / "cars" / "bmw_e46_m3.yaml"), lap_seconds=None)
+    drive, truth = simulate_laps(profile, lap_time_s(profile), pace=PACES, phase_s=0.037)
+    blind = blind_frames(drive, truth)
+    frames = [
+        {
+            "timestamp": row["t_s"],
+            "distance": row["distance_m"],
+            "speed": row["speed_kph"] / 3.6,
+            "lat": row["lat_deg"],
+            "lon": row["lon_deg"],
+            "throttle": row["throttle_pct"],
+            "brake_pressure": row["brake_bar"],
+        }
+        for row in blind.iter_rows(named=True)
+    ]
+    sid = "pipeline-blind"
+    with TestClient(create_app(make_settings(tmp_path, backend))) as client:
+        for start in range(0, len(frames), 1500):
+            answer = client.post(f"/session/{sid}/frames", json={"frames": frames[start : start + 1500]})
+            assert answer.status_code == 200, answer.text
+        table = client.get(f"/session/{sid}/lap_time_table").json()
+        sectors = client.get(f"/session/{sid}/sector_times")
+        corners = client.get(f"/session/{sid}/corners")
+    flying = [lap for lap in table["laps"] if lap["kind"] == "flying"]
+    assert [lap["duration_s"] for lap in flying] == pytest.approx(list(np.diff(truth)), abs=0.05)
+    assert all(lap["s1_s"] and lap["s2_s"] and lap["s3_s"] for lap in flying)
+    assert sectors.status_code == 200 and len(sectors.json()["laps"]) >= len(flying)
+    assert corners.status_code == 200, corners.text
+    assert len(corners.json()["corners"]) == len(SONOMA.corners)

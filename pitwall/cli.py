@@ -19,7 +19,7 @@ import uvicorn
 
 from pitwall import DATA_DIR, __version__
 from pitwall.api.app import create_app
-from pitwall.api.security import is_loopback_host
+from pitwall.api.security import RedactTokens, is_loopback_host, parse_networks
 from pitwall.config import Settings, default_db_path
 from pitwall.store import BACKENDS, open_store
 from pitwall.store.base import DatabaseLocked
@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="browser origin allowed to call the API (e.g. http://192.168.1.20:5173); repeatable; replaces the "
         "default list (the PWA's dev/preview ports 5173/4173 on localhost); the app's own origin is always allowed",
     )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=None,
+        dest="trusted_proxies",
+        metavar="CIDR",
+        help="reverse proxy whose Forwarded/X-Forwarded-For/X-Real-IP headers are believed (e.g. 127.0.0.1/32); "
+        "repeatable; none by default: forwarded requests are then remote spectators (see SECURITY.md)",
+    )
     return p
 
 
@@ -120,6 +129,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         simulate_lap_seconds=args.simulate_lap_seconds,
         log_level=args.log_level,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else defaults.cors_origins,
+        trusted_proxies=tuple(args.trusted_proxies or ()),
     )
 
 
@@ -152,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "server (remote viewers need spectator tokens)"
         )
     settings = settings_from_args(args)
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        return _fail(str(exc))
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -173,7 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"database {settings.db} is locked by another process ({exc}); stop it or choose another --db"
         )
     config = uvicorn.Config(
-        create_app(settings), log_level=settings.log_level, lifespan="on", timeout_graceful_shutdown=5
+        create_app(settings),
+        log_level=settings.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,  # the remote-access guard reads forwarding headers, from trusted proxies only
     )
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -80,6 +80,9 @@ class Settings:
     simulate_lap_seconds: float = 60.0
     log_level: str = "info"
     cors_origins: tuple[str, ...] = PWA_ORIGINS  # browser origins allowed besides the app's own
+    trusted_proxies: tuple[
+        str, ...
+    ] = ()  # CIDR blocks whose forwarding headers are believed (none by default)
     llm: LlmConfig = field(
         default_factory=lambda: llm_config_from_env()
     )  # optional model (pitwall.coach.llm)

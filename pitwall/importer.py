@@ -26,7 +26,7 @@ from pitwall.analysis.track_match import detect_track
 from pitwall.formats.errors import ReadError
 from pitwall.formats.vbo import VboRecording, parse_vbo
 from pitwall.session_view import session_laps
-from pitwall.store.base import SessionExists, SessionImport, SessionRow, Store
+from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
 
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -164,6 +164,8 @@ def import_vbo_file(
         try:
             store.import_session(_session_import(row, recording))
             break
+        except DuplicateContent as same:  # imported meanwhile by a concurrent request or process
+            return _result("skipped", store, store.get_session(same.session_id), parsed.path)
         except SessionExists:
             if candidate == candidates[-1]:
                 raise

@@ -24,16 +24,18 @@ import logging
 import secrets
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import anyio.to_thread
 import msgspec
-from litestar import Litestar, Router, delete, get, post
+from litestar import Litestar, Request, Router, delete, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -41,7 +43,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from pitwall.api.deps import settings_of, store_of
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import iso_utc
-from pitwall.api.security import hash_token
+from pitwall.api.security import SPECTATOR_STATE, Spectator, hash_token, token_still_valid
 from pitwall.live.bus import TelemetryBus, Topic
 from pitwall.live.replay import Replayer
 from pitwall.live.service import LiveService
@@ -162,8 +164,17 @@ class _Encoded(ServerSentEventMessage):
         return self.raw
 
 
+TOKEN_RECHECK_S: Final = 1.0
+"""How often (s) a spectator's open stream re-checks its token: a revoked or expired token ends the stream
+within this time (an ``event: revoked`` is sent first)."""
+
+
 async def _stream(
-    bus: TelemetryBus, topic: Topic, heartbeat_s: float, session_id: str | None
+    bus: TelemetryBus,
+    topic: Topic,
+    heartbeat_s: float,
+    session_id: str | None,
+    still_allowed: Callable[[], bool] | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
     sub = bus.subscribe(topic, maxlen=QUEUE_EVENTS[topic])
     try:
@@ -171,8 +182,17 @@ async def _stream(
         hello = msgspec.json.encode({"stream": topic, "session_id": session_id})
         yield _Encoded(raw=b"event: hello\ndata: %s\n\n" % hello)
         reported_dropped = 0
+        next_check = time.monotonic() + TOKEN_RECHECK_S
         while True:
-            batch = await sub.next_batch(timeout=heartbeat_s)
+            wait = heartbeat_s if still_allowed is None else min(heartbeat_s, TOKEN_RECHECK_S)
+            batch = await sub.next_batch(timeout=wait)
+            if still_allowed is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + TOKEN_RECHECK_S
+                if not await anyio.to_thread.run_sync(still_allowed):
+                    yield _Encoded(
+                        raw=b'event: revoked\ndata: {"reason": "spectator token revoked or expired"}\n\n'
+                    )
+                    return
             if not batch:
                 if sub.closed:  # the server is shutting down: everything queued has been sent
                     return
@@ -189,8 +209,14 @@ async def _stream(
         bus.unsubscribe(sub)
 
 
-def _sse(state: State, topic: Topic, session_id: str | None = None) -> ServerSentEvent:
-    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s), session_id))
+def _sse(request: Request[Any, Any, Any], topic: Topic, session_id: str | None = None) -> ServerSentEvent:
+    """The stream of ``topic``; for an admitted spectator (:class:`~pitwall.api.security.Spectator` in the
+    request state) the token is re-checked while the stream is open."""
+    state = request.app.state
+    spectator: Spectator | None = request.scope.get("state", {}).get(SPECTATOR_STATE)
+    store = state.get("store")
+    check = None if spectator is None or store is None else partial(token_still_valid, store, spectator)
+    return ServerSentEvent(_stream(bus_of(state), topic, float(state.sse_heartbeat_s), session_id, check))
 
 
 SessionFilter = Annotated[
@@ -199,25 +225,27 @@ SessionFilter = Annotated[
 
 
 @get("/telemetry/stream", operation_id="telemetry_stream")
-async def telemetry_stream(state: State, session_id: SessionFilter = None) -> ServerSentEvent:
+async def telemetry_stream(
+    request: Request[Any, Any, Any], session_id: SessionFilter = None
+) -> ServerSentEvent:
     """SSE of decoded telemetry frames (``event: telemetry``) from the live reader, a replay or
     ``/session/<sid>/frames``; ``session_id`` keeps one session's frames. Shape: see the module doc."""
-    return _sse(state, "telemetry", session_id)
+    return _sse(request, "telemetry", session_id)
 
 
 @get("/cues/stream", operation_id="cues_stream")
-async def cues_stream(state: State, session_id: SessionFilter = None) -> ServerSentEvent:
+async def cues_stream(request: Request[Any, Any, Any], session_id: SessionFilter = None) -> ServerSentEvent:
     """SSE of one session's coaching cues (``event: cue``, ``{id, session_id, text, emotion, timestamp…}``);
     ``session_id`` is required (400 without it, as the original bridge answers)."""
     if session_id is None:
         raise ApiError(400, "invalid request", "session_id query parameter required")
-    return _sse(state, "cues", session_id)
+    return _sse(request, "cues", session_id)
 
 
 @get("/notifications", operation_id="notifications_stream")
-async def notifications_stream(state: State) -> ServerSentEvent:
+async def notifications_stream(request: Request[Any, Any, Any]) -> ServerSentEvent:
     """SSE notification inbox: ``{"kind", "text", "utc", …}`` messages."""
-    return _sse(state, "notifications")
+    return _sse(request, "notifications")
 
 
 # -------------------------------------------------------------------------------------------------------
@@ -259,7 +287,7 @@ def create_spectator_token(state: State, data: TokenRequest | None = None) -> To
         store.get_session(request.session_id)  # UnknownSession → 404
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=request.ttl_s)
-    store.add_spectator_token(hash_token(token), expires_at, request.label)
+    store.add_spectator_token(hash_token(token), expires_at, request.label, session_id=request.session_id)
     sid = request.session_id
     return TokenIssued(
         token=token,

@@ -35,7 +35,14 @@ from pitwall.store._tables import (
     SESSIONS,
     TABLES,
 )
-from pitwall.store.base import SessionExists, SessionImport, SessionRow, StoreError, UnknownSession
+from pitwall.store.base import (
+    DuplicateContent,
+    SessionExists,
+    SessionImport,
+    SessionRow,
+    StoreError,
+    UnknownSession,
+)
 from pitwall.store.migrations import current_version, migrate
 
 EXPORT_COLUMNS: Final[dict[str, dict[str, pl.DataType]]] = {
@@ -201,6 +208,12 @@ class SqlStore(ABC):
         frame = _session_frame(row)
         if self._exists(db, row.session_id):
             raise SessionExists(row.session_id)
+        if row.content_hash and (
+            same := db.fetch_rows(
+                "SELECT session_id FROM sessions WHERE content_hash = ? LIMIT 1", (row.content_hash,)
+            )
+        ):
+            raise DuplicateContent(str(same[0][0]), row.content_hash)
         db.insert_frame("sessions", frame)
 
     @staticmethod
@@ -221,6 +234,9 @@ class SqlStore(ABC):
 
     def import_session(self, data: SessionImport) -> None:
         """Session row, telemetry, tall signals, registry entries and capabilities in one transaction.
+
+        :class:`~pitwall.store.base.DuplicateContent` when a session with the same non-empty ``content_hash``
+        exists (checked in the transaction: one of several concurrent imports of a file wins).
 
         ``n_frames`` is stored as the telemetry's row count and ``frame_idx`` is assigned 0…n−1 in row order.
         Tall signal names missing from the registry are registered with the session's ``source``.
@@ -613,16 +629,29 @@ class SqlStore(ABC):
         with self._read() as db:
             return db.fetch_frame(sql, (*params, limit), table.read_columns)
 
-    def add_spectator_token(self, token_hash: str, expires_at: datetime, label: str) -> None:
-        """Store a token's hash; :class:`StoreError` if that hash exists."""
+    def add_spectator_token(
+        self, token_hash: str, expires_at: datetime, label: str, *, session_id: str | None = None
+    ) -> None:
+        """Store a token's hash (limited to ``session_id`` when given: :class:`UnknownSession` if absent);
+        :class:`StoreError` if that hash exists."""
         with self._write() as db:
+            if session_id is not None:
+                self._require(db, session_id)
             if db.fetch_rows("SELECT 1 FROM spectator_tokens WHERE token_hash = ?", (token_hash,)):
                 raise StoreError("spectator token already exists")
             db.execute(
-                "INSERT INTO spectator_tokens (token_hash, label, created_at, expires_at, revoked) "
-                "VALUES (?, ?, ?, ?, FALSE)",
-                (token_hash, label, datetime.now(UTC), utc(expires_at)),
+                "INSERT INTO spectator_tokens (token_hash, session_id, label, created_at, expires_at, revoked) "
+                "VALUES (?, ?, ?, ?, ?, FALSE)",
+                (token_hash, session_id, label, datetime.now(UTC), utc(expires_at)),
             )
+
+    def spectator_token_session(self, token_hash: str) -> str | None:
+        """The session a token is limited to (``None``: unlimited or unknown token)."""
+        with self._read() as db:
+            rows = db.fetch_rows(
+                "SELECT session_id FROM spectator_tokens WHERE token_hash = ?", (token_hash,)
+            )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
 
     def spectator_token_valid(self, token_hash: str, *, now: datetime) -> bool:
         """True when the token exists, is not revoked and ``expires_at`` is after ``now``."""

@@ -146,6 +146,7 @@ AGENT_TRACES: Final[dict[str, pl.DataType]] = {
 
 SPECTATOR_TOKENS: Final[dict[str, pl.DataType]] = {
     "token_hash": pl.String(),  # sha256 hex of the token; the token itself is never stored
+    "session_id": pl.String(),  # the one session the token may read; null = every session (migration 2)
     "label": pl.String(),
     "created_at": UTC_TIME,
     "expires_at": UTC_TIME,

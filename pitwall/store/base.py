@@ -24,6 +24,15 @@ class SessionExists(StoreError):
     """A session with this id already has rows (HTTP 409)."""
 
 
+class DuplicateContent(StoreError):
+    """An import of content already stored (same ``content_hash``); ``session_id`` is the existing session.
+    Checked inside the import's write transaction, so concurrent imports of one file make one session."""
+
+    def __init__(self, session_id: str, content_hash: str) -> None:
+        super().__init__(f"already imported as session {session_id} (sha256 {content_hash[:12]}…)")
+        self.session_id = session_id
+
+
 class UnknownSession(StoreError):
     """No session with this id (HTTP 404)."""
 
@@ -183,7 +192,12 @@ class Store(Protocol):
     ) -> pl.DataFrame:
         """Trace rows newest first, after ``since`` when given."""
 
-    def add_spectator_token(self, token_hash: str, expires_at: datetime, label: str) -> None: ...
+    def add_spectator_token(
+        self, token_hash: str, expires_at: datetime, label: str, *, session_id: str | None = None
+    ) -> None: ...
+
+    def spectator_token_session(self, token_hash: str) -> str | None:
+        """The session a token is limited to (``None``: unlimited or unknown token)."""
 
     def spectator_token_valid(self, token_hash: str, *, now: datetime) -> bool: ...
 

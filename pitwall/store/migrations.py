@@ -59,8 +59,22 @@ def _initial(db: Db) -> None:
     db.insert_frame("signal_registry", obd2_registry())
 
 
+def _columns(db: Db, table: str) -> set[str]:
+    if db.dialect.name == "sqlite":
+        return {str(row[1]) for row in db.fetch_rows(f"PRAGMA table_info({table})")}
+    rows = db.fetch_rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))
+    return {str(row[0]) for row in rows}
+
+
+def _token_scope(db: Db) -> None:
+    """``spectator_tokens.session_id`` (databases created before it was declared)."""
+    if "session_id" not in _columns(db, "spectator_tokens"):
+        db.execute("ALTER TABLE spectator_tokens ADD COLUMN session_id " + db.dialect.sql_type(pl.String()))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contract tables; signal_registry seeded with 54 OBD-II PIDs", _initial),
+    Migration(2, "spectator tokens scoped to a session", _token_scope),
 )
 """Every migration, in version order (1, 2, 3…)."""
 

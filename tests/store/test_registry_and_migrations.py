@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,17 @@ import polars as pl
 import pytest
 
 from pitwall import schema
-from pitwall.store import Store, StoreError
+from pitwall.store import BACKENDS, Store, StoreError
 from pitwall.store._db import Db
 from pitwall.store._sql_store import SqlStore
+from pitwall.store.base import SessionRow
 from pitwall.store.migrations import MIGRATIONS, OBD2_PIDS_PATH, Migration, migrate
 
 from ..conftest import new_store
 from .frames import T0
+
+NEXT = len(MIGRATIONS) + 1
+"""The version a test migration takes (after every real one)."""
 
 
 def test_registry_is_seeded_with_exactly_the_54_pids(store: Store) -> None:
@@ -70,12 +75,12 @@ def test_register_signals_adds_only_new_names(store: Store) -> None:
 
 
 def test_schema_version_and_reopen_applies_nothing_twice(store: Store, tmp_path: Path) -> None:
-    assert store.schema_version == len(MIGRATIONS) == 1
+    assert store.schema_version == len(MIGRATIONS) == 2
     backend = store.backend
     store.close()
     reopened = new_store(tmp_path, backend)
     try:
-        assert reopened.schema_version == 1
+        assert reopened.schema_version == 2
         assert reopened.list_registry().height == 54
     finally:
         reopened.close()
@@ -91,14 +96,14 @@ def test_pending_migration_is_applied_once(store: Store) -> None:
     applied: list[int] = []
 
     def add_table(db: Db) -> None:
-        applied.append(2)
+        applied.append(NEXT)
         db.execute("CREATE TABLE tyre_sets (name TEXT)")
 
-    later = (*MIGRATIONS, Migration(2, "tyre sets", add_table))
-    assert migrate(_write(store), later) == 2
-    assert migrate(_write(store), later) == 2
-    assert applied == [2]
-    assert store.schema_version == 2
+    later = (*MIGRATIONS, Migration(NEXT, "tyre sets", add_table))
+    assert migrate(_write(store), later) == NEXT
+    assert migrate(_write(store), later) == NEXT
+    assert applied == [NEXT]
+    assert store.schema_version == NEXT
 
 
 def test_failing_migration_rolls_back_and_keeps_the_version(store: Store) -> None:
@@ -108,14 +113,14 @@ def test_failing_migration_rolls_back_and_keeps_the_version(store: Store) -> Non
         db.execute("THIS IS NOT SQL")
 
     with pytest.raises(Exception, match=r"(?i)syntax|parser"):
-        migrate(_write(store), (*MIGRATIONS, Migration(2, "broken", half_done)))
-    assert store.schema_version == 1
+        migrate(_write(store), (*MIGRATIONS, Migration(NEXT, "broken", half_done)))
+    assert store.schema_version == len(MIGRATIONS)
     assert store.list_llm_friction().is_empty()
 
     def create_again(db: Db) -> None:  # fails if the broken migration's table survived
         db.execute("CREATE TABLE tyre_sets (name TEXT)")
 
-    assert migrate(_write(store), (*MIGRATIONS, Migration(2, "fixed", create_again))) == 2
+    assert migrate(_write(store), (*MIGRATIONS, Migration(NEXT, "fixed", create_again))) == NEXT
 
 
 def test_database_newer_than_the_code_is_refused(store: Store) -> None:
@@ -123,3 +128,24 @@ def test_database_newer_than_the_code_is_refused(store: Store) -> None:
         migrate(_write(store), ())
     with pytest.raises(ValueError, match="numbered"):
         migrate(_write(store), (MIGRATIONS[0], MIGRATIONS[0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_made_before_token_scopes_gains_the_column(tmp_path: Path, backend: str) -> None:
+    """Migration 2 on a version-1 database (the table as migration 1 made it before the column existed)."""
+    store = new_store(tmp_path, backend)
+    assert isinstance(store, SqlStore)
+    try:
+        with store._write() as db:  # back to the version-1 table: no session_id column, version 1
+            db.execute("DROP TABLE spectator_tokens")
+            db.execute(
+                "CREATE TABLE spectator_tokens (token_hash VARCHAR PRIMARY KEY, label VARCHAR, "
+                "created_at TIMESTAMP, expires_at TIMESTAMP, revoked BOOLEAN)"
+            )
+            db.execute("DELETE FROM schema_version WHERE version = 2")
+        assert migrate(store._write) == 2
+        store.create_session(SessionRow("s1", datetime(2025, 1, 1, tzinfo=UTC)))
+        store.add_spectator_token("h", datetime(2030, 1, 1, tzinfo=UTC), "x", session_id="s1")
+        assert store.spectator_token_session("h") == "s1"
+    finally:
+        store.close()

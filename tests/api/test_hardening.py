@@ -1,0 +1,169 @@
+"""Hardening (issue 9): who is the owner behind forwarding headers, session-scoped spectator tokens, revoked
+tokens ending open streams, tokens kept out of the access log, and concurrent imports of one file."""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from pitwall.api.app import create_app
+from pitwall.api.security import RedactTokens, is_owner, parse_networks, redact
+from tests.api.conftest import RUN04, make_settings
+from tests.sse_client import SseClient
+
+Serve = Callable[[Litestar], AbstractContextManager[str]]
+LOCAL_PROXY = parse_networks(["127.0.0.1/32"])
+
+
+def scope(peer: str | None, **headers: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "client": None if peer is None else (peer, 5000),
+        "headers": [(k.replace("_", "-").lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
+    }
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "owner"),
+    [
+        ("127.0.0.1", {}, True),
+        ("127.0.0.1", {"X_Forwarded_For": "unknown"}, False),
+        ("127.0.0.1", {"X_Forwarded_For": ""}, False),
+        ("127.0.0.1", {"X_Forwarded_For": "%%garbage%%"}, False),
+        ("127.0.0.1", {"X_Forwarded_For": "127.0.0.1"}, False),  # a proxy nobody declared
+        ("127.0.0.1", {"Forwarded": "for=203.0.113.7"}, False),
+        ("127.0.0.1", {"X_Real_IP": "127.0.0.1"}, False),
+        ("203.0.113.7", {}, False),
+        (None, {}, True),  # in-process transport on a loopback-only server
+    ],
+)
+def test_forwarding_headers_are_not_believed_without_a_trusted_proxy(
+    peer: str | None, headers: dict[str, str], owner: bool
+) -> None:
+    assert is_owner(scope(peer, **headers), listens_beyond_loopback=False) is owner
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "owner"),
+    [
+        ("127.0.0.1", {"X_Forwarded_For": "127.0.0.1"}, True),
+        ("127.0.0.1", {"X_Forwarded_For": "203.0.113.7"}, False),
+        ("127.0.0.1", {"X_Forwarded_For": "unknown"}, False),
+        ("127.0.0.1", {"X_Forwarded_For": ""}, False),
+        ("127.0.0.1", {"X_Forwarded_For": "127.0.0.1, 198.51.100.4"}, False),  # right-most untrusted hop wins
+        ("127.0.0.1", {"X_Forwarded_For": "203.0.113.7, 127.0.0.1"}, False),
+        ("127.0.0.1", {"Forwarded": 'for="[::1]:4711";proto=http'}, True),
+        ("127.0.0.1", {"Forwarded": "for=_hidden"}, False),
+        ("127.0.0.1", {"Forwarded": "for=203.0.113.7, for=127.0.0.1"}, False),
+        ("127.0.0.1", {"X_Real_IP": "::1"}, True),
+        ("127.0.0.1", {"X_Real_IP": "203.0.113.7"}, False),
+        ("198.51.100.4", {"X_Forwarded_For": "127.0.0.1"}, False),  # not the trusted proxy
+    ],
+)
+def test_a_trusted_proxy_names_the_client(peer: str, headers: dict[str, str], owner: bool) -> None:
+    assert is_owner(scope(peer, **headers), listens_beyond_loopback=False, trusted=LOCAL_PROXY) is owner
+
+
+def test_bad_trusted_proxy_is_refused_at_startup(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        parse_networks(["10.0.0.0/33"])
+    from pitwall.cli import main
+
+    assert main(["--trusted-proxy", "nonsense", "--db", str(tmp_path / "x.duckdb"), "--port", "1"]) == 2
+
+
+def test_forged_headers_through_a_real_server_get_no_owner_rights(tmp_path: Path, serve: Serve) -> None:
+    app = create_app(make_settings(tmp_path, "duckdb"))
+    with serve(app) as url, httpx.Client(base_url=url, trust_env=False) as http:
+        for forged in ({"X-Forwarded-For": "unknown"}, {"X-Forwarded-For": ""}, {"X-Real-IP": "127.0.0.1"}):
+            assert http.get("/sessions", headers=forged).status_code == 401, forged
+            assert http.post("/session/start", headers=forged, json={}).status_code == 403, forged
+        assert http.post("/session/start", json={"session_id": "mine"}).status_code == 200  # the owner
+
+
+def test_session_scoped_tokens_and_revocation_ends_open_streams(tmp_path: Path, serve: Serve) -> None:
+    app = create_app(make_settings(tmp_path, "sqlite"))
+    app.state.sse_heartbeat_s = 0.2
+    remote = {"X-Forwarded-For": "203.0.113.7"}  # RFC 5737: never contacted
+    with serve(app) as url, httpx.Client(base_url=url, trust_env=False) as http:
+        for sid in ("watched", "private"):
+            assert http.post("/session/start", json={"session_id": sid}).status_code == 200
+        issued = http.post("/spectator/token", json={"label": "pit", "session_id": "watched"})
+        assert issued.status_code == 201, issued.text
+        token = issued.json()["token"]
+        bearer = {**remote, "Authorization": f"Bearer {token}"}
+        assert http.get("/session/watched", headers=bearer).status_code == 200
+        refused = http.get("/session/private", headers=bearer)
+        assert refused.status_code == 403 and "watched" in refused.json()["detail"]
+        assert http.get("/telemetry/stream?session_id=private", headers=bearer).status_code == 403
+
+        viewer = SseClient(f"{url}/telemetry/stream", headers=bearer)  # narrowed to its session
+        viewer.wait_connected()
+        assert viewer.hello is not None and viewer.hello.data["session_id"] == "watched"
+        assert (
+            http.post(
+                "/session/watched/frames", json={"frames": [{"t_s": 0.0, "speed_kph": 12.0}]}
+            ).status_code
+            == 200
+        )
+        assert (
+            http.post(
+                "/session/private/frames", json={"frames": [{"t_s": 0.0, "speed_kph": 99.0}]}
+            ).status_code
+            == 200
+        )
+        viewer.wait_for(1, timeout=10)
+
+        assert http.delete(f"/spectator/token/{token}").status_code == 200  # the owner revokes it
+        assert viewer.ended.wait(10), "a revoked token's open stream ends"
+        assert viewer.events[-1].event == "revoked"
+        seen = [e.data for e in viewer.events if e.event == "telemetry"]
+        assert seen and all(frame["session_id"] == "watched" for frame in seen)
+
+
+def test_tokens_are_redacted_from_the_access_log() -> None:
+    assert redact("GET /telemetry/stream?token=abc-DEF_123&session_id=x") == (
+        "GET /telemetry/stream?token=***&session_id=x"
+    )
+    out = io.StringIO()
+    logger = logging.getLogger("test.access")
+    logger.propagate = False
+    handler = logging.StreamHandler(out)
+    logger.addHandler(handler)
+    logger.addFilter(RedactTokens())
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info('%s - "%s %s HTTP/%s" %d', "203.0.113.7:1", "GET", "/health?token=s3cret", "1.1", 200)
+    finally:
+        logger.removeHandler(handler)
+    assert "s3cret" not in out.getvalue() and "token=***" in out.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
+def test_concurrent_imports_of_one_file_make_one_session(tmp_path: Path, serve: Serve, backend: str) -> None:
+    shutil.copy(RUN04, tmp_path / "run04.vbo")
+    app = create_app(make_settings(tmp_path, backend, import_roots=(tmp_path,)))
+    with serve(app) as url:
+
+        def post(_: int) -> httpx.Response:
+            with httpx.Client(base_url=url, trust_env=False, timeout=120) as http:
+                return http.post("/session/import", json={"vbo_path": str(tmp_path / "run04.vbo")})
+
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(post, range(5)))
+        sessions = httpx.get(f"{url}/sessions", trust_env=False).json()["sessions"]
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 409, 409, 409, 409], [a.text for a in answers]
+    winner = next(a.json()["session_id"] for a in answers if a.status_code == 200)
+    assert all(a.json()["detail"]["session_id"] == winner for a in answers if a.status_code == 409)
+    assert [s["session_id"] for s in sessions] == [winner]

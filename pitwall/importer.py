@@ -28,6 +28,7 @@ from pitwall.formats.vbo import VboRecording, parse_vbo
 from pitwall.session_view import session_laps
 from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
+from pitwall.validate import first_bad_signal, first_bad_value
 
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 """Valid session ids: 1–128 characters, letters, digits, ``.``, ``_``, ``-``; no leading punctuation."""
@@ -109,7 +110,25 @@ def parse_for_import(path: str | Path) -> ParsedImport:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(path, f"cannot read file: {exc.strerror or exc}") from exc
-    return ParsedImport(path, hashlib.sha256(data).hexdigest(), parse_vbo(data, name=str(path)))
+    recording = parse_vbo(data, name=str(path))
+    refuse_bad_values(recording)
+    return ParsedImport(path, hashlib.sha256(data).hexdigest(), recording)
+
+
+def refuse_bad_values(recording: VboRecording) -> None:
+    """:class:`~pitwall.formats.errors.ReadError` (file, line, column and value) when a channel holds a value
+    that is not finite or outside its plausible range (:mod:`pitwall.validate`): nothing of the file is
+    stored then."""
+    bad = first_bad_value(recording.telemetry)
+    if bad is not None:
+        line = recording.line_of_row(bad.row)
+        where = "" if line is not None else f" (data row {bad.row + recording.rows_dropped_prefix + 1})"
+        raise ReadError(recording.path, bad.describe() + where, line=line)
+    row = first_bad_signal(recording.signals["value"])
+    if row is not None:
+        signal = recording.signals.row(row, named=True)
+        reason = f"channel {signal['signal_name']} = {signal['value']!r} at t = {signal['t_s']} s: not a plausible number"
+        raise ReadError(recording.path, reason)
 
 
 def file_sha256(path: str | Path) -> str:

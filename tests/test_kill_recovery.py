@@ -1,7 +1,8 @@
 """No data loss: a real ``python -m pitwall --simulate`` server killed with SIGKILL, then stopped with SIGTERM.
 
-SIGKILL: the database reopens cleanly (DuckDB WAL replay) and the session holds every frame up to the last
-flushed batch — less than 1 s of data time behind what an SSE client had already received.
+SIGKILL: the database reopens cleanly (DuckDB WAL replay), the session holds every frame up to the last
+flushed batch — less than 1 s of data time behind what an SSE client had already received — and the restarted
+server closes it from what was stored (``ended_at``, duration, frame count; ``meta.recovered``).
 SIGTERM: everything is flushed; the stored frames are exactly those the client saw, and the session is ended.
 """
 
@@ -49,18 +50,23 @@ def test_sigkill_loses_at_most_the_unflushed_second_then_sigterm_flushes_everyth
     seen = _contiguous(client.events)
     session_id = seen[0]["session_id"]
 
-    # 2. restart on the same file: it opens cleanly and the crashed session is still the active one
+    # 2. restart on the same file: it opens cleanly and the crashed session is closed from what was stored
     with server_process(db) as (proc, url):
         health = httpx.get(f"{url}/health", trust_env=False).json()
-        assert health["duckdb"] is True and health["active_session_id"] == session_id
+        assert health["duckdb"] is True and health["active_session_id"] is None
+        detail = httpx.get(f"{url}/session/{session_id}", trust_env=False).json()["session"]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     store = open_store(db)
     try:
-        stored = store.read_telemetry(session_id, columns=["frame_idx", "t_s", "speed_kph", "rpm"])
-        assert store.get_session(session_id).ended_at is None  # it crashed
+        stored = store.read_telemetry(session_id, columns=["frame_idx", "t_s", "speed_kph", "rpm", "utc"])
+        repaired = store.get_session(session_id)
     finally:
         store.close()
+    assert repaired.ended_at is not None and "recovered" in repaired.meta and "recovered" in detail["meta"]
+    assert repaired.n_frames == stored.height and repaired.duration_s == stored["t_s"].max()
+    assert repaired.ended_at == stored["utc"].max()
+    stored = stored.drop("utc")
     assert stored["frame_idx"].to_list() == list(range(stored.height))  # every frame up to the last batch
     assert seen[-1]["t_s"] - stored["t_s"].max() < 1.0  # ≤ 1 s of data time lost
     assert stored.height > 100

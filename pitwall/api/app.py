@@ -50,6 +50,7 @@ from pitwall.config import Settings
 from pitwall.formats.car import list_cars
 from pitwall.formats.errors import ReadError
 from pitwall.formats.track import TrackLibrary, load_track
+from pitwall.live.recovery import close_orphaned_sessions
 from pitwall.store import open_store
 from pitwall.store.base import DatabaseLocked, ReadOnlyStore, SessionExists, StoreError, UnknownSession
 
@@ -90,6 +91,14 @@ def _open_resources(state: State) -> None:
     except Exception as exc:  # any failure to open means "no database": the app still serves the rest
         log.exception("database %s not opened", settings.db)
         state.store, state.store_error = None, f"{settings.db}: {exc}"
+    else:
+        try:
+            if closed := close_orphaned_sessions(state.store):
+                log.warning(
+                    "closed %d live session(s) left open by a stopped process: %s", len(closed), closed
+                )
+        except StoreError as exc:  # a read-only store (a parquet lake) has nothing to repair
+            log.info("no repair of open live sessions: %s", exc)
     state.track = _load_or_none("active track", settings.track, load_track)
     state.library = _load_or_none("track library", settings.tracks_dir, TrackLibrary)
     state.cars = _load_or_none("cars", settings.cars_dir, list_cars)

@@ -35,6 +35,12 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return error_response(exc.status_code, str(exc.detail), exc.extra or None)
 
 
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """JSON nested deeper than the decoder follows (``[[[[…]]]]`` a thousand deep) is bad input, not a crash."""
+    request.logger.warning("refused a too deeply nested body on %s %s", request.method, request.url.path)
+    return error_response(400, "invalid request", "the JSON body is nested too deeply")
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     request.logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal error", type(exc).__name__)
@@ -44,5 +50,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ApiError: _api_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    RecursionError: _too_deep,
     Exception: _unexpected,
 }

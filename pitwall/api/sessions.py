@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import msgspec
 import polars as pl
-from litestar import Router, get, post
+from litestar import Router, delete, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
@@ -48,7 +48,7 @@ from pitwall.api.schemas import (
     json_record,
     json_rows,
 )
-from pitwall.api.views import view_of
+from pitwall.api.views import view_cache_of, view_of
 from pitwall.formats.errors import ReadError
 from pitwall.importer import (
     InvalidSessionId,
@@ -58,6 +58,7 @@ from pitwall.importer import (
     make_session_id,
 )
 from pitwall.store.base import SessionExists, SessionRow, Store, UnknownSession
+from pitwall.validate import RANGES, BadValue, first_bad_signal, first_bad_value
 
 MAX_DETAIL_LAPS = 10_000
 COMPLETE_LAP_KINDS = ("out", "flying", "in")
@@ -138,6 +139,28 @@ def list_sessions(
     sessions = store_of(state).list_sessions(limit=limit, active_only=active_only)
     rows = json_rows(sessions.drop("meta", strict=False))
     return SessionList(sessions=rows, count=len(rows))
+
+
+class SessionDeleted(msgspec.Struct):
+    deleted: bool
+    session_id: str
+
+
+LIVE_SOURCES: Final = frozenset({"live", "simulator"})
+
+
+@delete("/session/{session_id:str}", operation_id="delete_session", status_code=200, sync_to_thread=True)
+def delete_session(state: State, session_id: str) -> SessionDeleted:
+    """Remove a session and every row that belongs to it (telemetry, signals, laps, notes, conversations,
+    traces, video frames, capabilities, its spectator tokens) in one transaction. 404 unknown session, 409 a
+    live session that is still being recorded (end it first)."""
+    store = store_of(state)
+    row = store.get_session(session_id)
+    if row.ended_at is None and row.source in LIVE_SOURCES:
+        raise ApiError(409, "session is live", f"{session_id} is being recorded; end it first")
+    store.delete_session(session_id)
+    view_cache_of(state).clear()
+    return SessionDeleted(deleted=True, session_id=session_id)
 
 
 @get("/session/{session_id:str}", operation_id="getSession", sync_to_thread=True)
@@ -277,9 +300,26 @@ def _canonical(frames: list[dict[str, FrameValue]]) -> tuple[pl.DataFrame, compa
     """Validated canonical wide frames (original keys converted) and the split that produced them."""
     try:
         split = compat.split_frames(frames, INGEST_COLUMNS, compat.default_aliases())
-        return frames_frame(split.wide), split
+        wide = frames_frame(split.wide)
     except (FrameError, compat.AliasError) as exc:
         raise ApiError(400, "invalid frames", str(exc)) from exc
+    before_rebase = {name: limits for name, limits in RANGES.items() if name != "t_s"}
+    _refuse(first_bad_value(wide, ranges=before_rebase))
+    if split.tall and (row := first_bad_signal(pl.Series([value for _, _, value in split.tall]))) is not None:
+        name, frame_no, value = split.tall[row]
+        raise ApiError(
+            400,
+            "invalid value",
+            {"frame": frame_no, "field": name, "value": repr(value), "reason": "not a plausible number"},
+        )
+    return wide, split
+
+
+def _refuse(bad: BadValue | None) -> None:
+    """400 naming the frame (0-based, in the request) and the field of a refused value."""
+    if bad is not None:
+        detail = {"frame": bad.row, "field": bad.column, "value": repr(bad.value), "reason": bad.reason}
+        raise ApiError(400, "invalid value", detail)
 
 
 def _ingest(
@@ -291,6 +331,12 @@ def _ingest(
     wide, split = _canonical(frames)
     store, row, created = _session_for_write(state, session_id, fields, wide["t_s"])
     wide = compat.rebase_epoch(wide, row.started_at)
+    try:
+        _refuse(first_bad_value(wide.select("t_s")))
+    except ApiError:
+        if created:  # nothing half-written: the session this request created goes again
+            store.delete_session(session_id)
+        raise
     idx = store.append_telemetry(session_id, wide)
     if split.tall:
         names, frame_no, values = zip(*split.tall, strict=True)
@@ -372,6 +418,7 @@ def append_video_frames(state: State, session_id: str, data: VideoFramesIn) -> A
 router = Router(
     "/",
     route_handlers=[
+        delete_session,
         start_session,
         end_session,
         list_sessions,

@@ -25,6 +25,10 @@ from pitwall.api.schemas import (
 )
 from pitwall.schema import TELEMETRY
 from pitwall.store.base import Store
+from pitwall.validate import RANGES
+
+T_MIN, T_MAX = RANGES["t_s"]
+"""Bounds of ``t_from``/``t_to`` (s): the plausible session times of :mod:`pitwall.validate`."""
 
 MAX_NAMES: Final = 32
 """Signals per ``/signals`` request."""
@@ -193,17 +197,21 @@ def session_signals(
         ),
     ] = "time",
     rate_hz: Annotated[
-        float | None, Parameter(gt=0, le=1000, description="time axis: points per second (10)")
+        float | None, Parameter(ge=0.001, le=1000, description="time axis: points per second (10)")
     ] = None,
     step_m: Annotated[
-        float | None, Parameter(gt=0, le=10_000, description="distance axis: metres per point (5)")
+        float | None, Parameter(ge=0.01, le=10_000, description="distance axis: metres per point (5)")
     ] = None,
     interp: Annotated[
         Literal["linear", "previous", "lerp", "hold"],
         Parameter(description="linear (lerp) or sample-and-hold (previous, hold)"),
     ] = "linear",
-    t_from: Annotated[float | None, Parameter(description="window start, s since session start")] = None,
-    t_to: Annotated[float | None, Parameter(description="window end, s since session start")] = None,
+    t_from: Annotated[
+        float | None, Parameter(ge=T_MIN, le=T_MAX, description="window start, s since session start")
+    ] = None,
+    t_to: Annotated[
+        float | None, Parameter(ge=T_MIN, le=T_MAX, description="window end, s since session start")
+    ] = None,
 ) -> ResampledSignals:
     """Resample signals onto one common axis: ``time`` (``t_s``, every ``1/rate_hz`` s over ``t_from``..``t_to``
     or the data's range) or ``distance`` (``distance_m``, every ``step_m`` m over the distance covered between

@@ -100,6 +100,14 @@ class VboRecording:
     rows_dropped_prefix: int
     rows_dropped_duplicate: int
     truncated_last_line: bool
+    first_data_line: int = 0  # 1-based line of the first row of [data]
+
+    def line_of_row(self, row: int) -> int | None:
+        """The 1-based file line of ``telemetry`` row ``row`` (``None`` when duplicate rows were dropped and
+        the mapping is not exact)."""
+        if self.rows_dropped_duplicate or not self.first_data_line:
+            return None
+        return self.first_data_line + self.rows_dropped_prefix + row
 
 
 SIGNALS_SCHEMA: Final[dict[str, pl.DataType]] = {
@@ -275,6 +283,7 @@ def _parse(raw: bytes, path: Path) -> VboRecording:
         rows_dropped_prefix=built.dropped_prefix,
         rows_dropped_duplicate=built.dropped_duplicate,
         truncated_last_line=block.truncated,
+        first_data_line=first_data_line,
     )
 
 

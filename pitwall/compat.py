@@ -29,6 +29,8 @@ from pitwall import DATA_DIR, schema
 ALIASES_PATH: Final = DATA_DIR / "compat" / "frame_aliases.yaml"
 EPOCH_MIN_S: Final = 946_684_800.0
 """A frame time at or after 2000-01-01 (s) is taken as Unix epoch seconds, not session seconds."""
+EPOCH_MAX_S: Final = 4_102_444_800.0
+"""Frame times beyond 2100-01-01 (s) are refused (neither session nor plausible epoch seconds)."""
 MAX_SIGNAL_NAME: Final = 128
 """Longest key stored as a tall signal name (longer keys are not stored)."""
 

@@ -303,7 +303,7 @@ def _canonical(frames: list[dict[str, FrameValue]]) -> tuple[pl.DataFrame, compa
         wide = frames_frame(split.wide)
     except (FrameError, compat.AliasError) as exc:
         raise ApiError(400, "invalid frames", str(exc)) from exc
-    before_rebase = {name: limits for name, limits in RANGES.items() if name != "t_s"}
+    before_rebase = {**RANGES, "t_s": (RANGES["t_s"][0], compat.EPOCH_MAX_S)}  # session or epoch seconds
     _refuse(first_bad_value(wide, ranges=before_rebase))
     if split.tall and (row := first_bad_signal(pl.Series([value for _, _, value in split.tall]))) is not None:
         name, frame_no, value = split.tall[row]

@@ -167,3 +167,92 @@ def test_concurrent_imports_of_one_file_make_one_session(tmp_path: Path, serve: 
     winner = next(a.json()["session_id"] for a in answers if a.status_code == 200)
     assert all(a.json()["detail"]["session_id"] == winner for a in answers if a.status_code == 409)
     assert [s["session_id"] for s in sessions] == [winner]
+
+
+def mutate(source: Path, target: Path, *, row: int, column: int, value: str) -> int:
+    """Write ``source`` with the ``column``-th field of data row ``row`` replaced by ``value``; returns the
+    1-based line changed."""
+    lines = source.read_text().split("\n")
+    first = lines.index("[data]") + 1
+    fields = lines[first + row].split(" ")
+    fields[column] = value
+    lines[first + row] = " ".join(fields)
+    target.write_text("\n".join(lines))
+    return first + row + 1
+
+
+LAT, VELOCITY, HEIGHT = 2, 4, 6  # fields of the Road America sample's [column names]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
+@pytest.mark.parametrize(
+    ("column", "value", "field"),
+    [
+        (LAT, "nan", "lat_deg"),
+        (LAT, "+inf", "lat_deg"),
+        (LAT, "+1e308", "lat_deg"),
+        (LAT, "+5700.00000000", "lat_deg"),  # 95° N (VBO latitude is in minutes)
+        (VELOCITY, "-inf", "speed_kph"),
+        (HEIGHT, "nan", "alt_m"),
+    ],
+)
+def test_mutated_real_files_are_refused_with_file_and_line(
+    tmp_path: Path, backend: str, column: int, value: str, field: str
+) -> None:
+    bad = tmp_path / "mutated.vbo"
+    line = mutate(RUN04, bad, row=5000, column=column, value=value)
+    from litestar.testing import TestClient
+
+    with TestClient(create_app(make_settings(tmp_path, backend, import_roots=(tmp_path,)))) as client:
+        answer = client.post("/session/import", json={"vbo_path": str(bad)})
+        sessions = client.get("/sessions").json()["sessions"]
+    assert answer.status_code == 400, answer.text
+    detail = answer.json()["detail"]
+    assert detail["line"] == line and detail["file"] == str(bad) and field in detail["reason"]
+    assert sessions == []  # nothing half-written
+
+
+def test_bad_numbers_in_frames_are_a_400_naming_frame_and_field(client: Any) -> None:
+    frames = [{"t_s": 0.0, "speed_kph": 10.0}, {"t_s": 0.1, "lat_deg": 1e308}]
+    answer = client.post("/session/new-one/frames", json={"frames": frames})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid value"
+    assert answer.json()["detail"]["frame"] == 1 and answer.json()["detail"]["field"] == "lat_deg"
+    assert client.get("/session/new-one").status_code == 404  # the implicit session was not created
+    epoch = [{"timestamp": 1e300, "speed": 3.0}]
+    assert client.post("/session/other/frames", json={"frames": epoch}).status_code == 400
+    assert client.get("/session/other").status_code == 404
+
+
+def test_delete_session_removes_every_row(client: Any, backend: str) -> None:
+    assert client.post("/session/start", json={"session_id": "gone"}).status_code == 200
+    assert (
+        client.post(
+            "/session/gone/frames", json={"frames": [{"t_s": 0.0, "speed_kph": 5.0, "oil_temp": 90.0}]}
+        ).status_code
+        == 200
+    )
+    assert client.post("/analyze", json={"session_id": "gone", "avg_speed_kmh": 120}).status_code == 200
+    store = client.app.state.store
+    assert store.count_telemetry("gone") == 1 and store.list_coaching_notes("gone").height == 1
+    answer = client.delete("/session/gone")
+    assert answer.status_code == 200 and answer.json() == {"deleted": True, "session_id": "gone"}
+    assert (
+        client.get("/session/gone").status_code == 404 and client.delete("/session/gone").status_code == 404
+    )
+    assert store.count_telemetry("gone") == 0 and store.read_signals("gone").height == 0
+    assert store.list_coaching_notes("gone").height == 0
+
+
+@pytest.mark.parametrize(
+    "query", ["t_from=nan", "t_from=inf", "t_to=-inf", "t_from=1e308", "t_from=-1e308", "rate_hz=1e-320"]
+)
+def test_signal_parameters_out_of_bounds_are_400(client: Any, query: str) -> None:
+    client.post("/session/start", json={"session_id": "sig"})
+    answer = client.get(f"/session/sig/signals?names=speed_kph&{query}")
+    assert answer.status_code == 400 and set(answer.json()) == {"error", "detail"}
+
+
+@pytest.mark.parametrize("path", ["/session/start", "/session/x/frames", "/coach/ask", "/analyze", "/lap"])
+def test_json_nested_a_thousand_deep_is_400(client: Any, path: str) -> None:
+    answer = client.post(path, content="[" * 1000 + "]" * 1000, headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["detail"] == "the JSON body is nested too deeply"

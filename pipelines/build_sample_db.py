@@ -25,7 +25,8 @@ from pitwall import DATA_DIR
 from pitwall.formats.errors import ReadError
 from pitwall.formats.track import TrackLibrary
 from pitwall.importer import ImportResult, import_vbo_file
-from pitwall.store import backend_for, open_store
+from pitwall.store import backend_for, open_store, server_lock
+from pitwall.store.base import DatabaseLocked
 
 NAME = "sample-db"
 SAMPLES_DIR = DATA_DIR / "samples"
@@ -59,6 +60,7 @@ def build_sample_db(
         raise ValueError("no VBO recording to import")
     tracks = TrackLibrary() if library is None else library
     db = Path(db)
+    refuse_if_in_use(db)
     building = db.with_name(db.name + ".building")
     _remove(building)
     store = open_store(building, backend=backend_for(db))
@@ -72,6 +74,17 @@ def build_sample_db(
     _remove(db)
     os.replace(building, db)
     return results
+
+
+def refuse_if_in_use(db: Path) -> None:
+    """:class:`~pitwall.store.base.DatabaseLocked` when a running server (or, for DuckDB, any process) holds
+    ``db``: replacing a file in use would make that process write into a deleted file."""
+    if server_lock.held_by_server(db):
+        raise DatabaseLocked(
+            f"{db} is open in a running pitwall server; stop it first or choose another --db"
+        )
+    if db.exists() and backend_for(db) == "duckdb":
+        open_store(db).close()  # DatabaseLocked when another process holds it
 
 
 def _remove(db: Path) -> None:
@@ -91,7 +104,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         results = build_sample_db(Path(args.db))
-    except (ReadError, ValueError) as exc:
+    except (ReadError, ValueError, DatabaseLocked) as exc:
         print(f"sample-db: {exc}", file=sys.stderr)
         return 1
     for result in results:

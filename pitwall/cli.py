@@ -21,7 +21,7 @@ from pitwall import DATA_DIR, __version__
 from pitwall.api.app import create_app
 from pitwall.api.security import RedactTokens, is_loopback_host, parse_networks
 from pitwall.config import Settings, default_db_path
-from pitwall.store import BACKENDS, open_store
+from pitwall.store import BACKENDS, open_store, server_lock
 from pitwall.store.base import DatabaseLocked
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -180,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return _fail(f"cannot listen on {settings.host}:{settings.port}: {exc}")
     try:
+        server_lock.hold(settings.db)  # held until the process exits (tools that replace files check it)
         open_store(settings.db, backend=settings.backend).close()
     except DatabaseLocked as exc:
         sock.close()

@@ -80,7 +80,8 @@ def list_laps(
 def add_lap(state: State, data: LapIn) -> dict[str, Any]:
     """Write one manual lap (method ``manual``); returns it as stored. Times in seconds since session start;
     ``duration_s`` defaults to ``t_end_s - t_start_s``, ``lap`` (or the original's ``lap_number``) to the session's next lap number. 400 for an empty or negative lap or an unknown
-    ``kind``, 404 unknown session; the answer also carries ``lap_number`` (= ``lap``)."""
+    ``kind``, 404 unknown session; the answer also carries ``lap_number`` (= ``lap``). A lap the session's
+    telemetry does not cover is stored with ``valid`` false and its ``reason`` (never on the leaderboard)."""
     if data.t_end_s <= data.t_start_s:
         raise ApiError(400, "invalid lap", "t_end_s must be after t_start_s")
     duration = data.duration_s if data.duration_s is not None else data.t_end_s - data.t_start_s

@@ -131,6 +131,21 @@ def _require_values(df: pl.DataFrame, names: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}: {', '.join(missing)} must be set on every row")
 
 
+MANUAL_LAP_TOLERANCE_S: Final = 1.0
+"""How far (s) a manual lap's times may lie outside the logged telemetry and still count as backed by it."""
+
+
+def _backed(lap: Mapping[str, Any], t0: float | None, t1: float | None) -> bool:
+    """Whether a manual lap fits the session's telemetry span ``t0``..``t1`` (s)."""
+    if t0 is None or t1 is None:
+        return False
+    tol = MANUAL_LAP_TOLERANCE_S
+    start, end = lap.get("t_start_s"), lap.get("t_end_s")
+    if start is not None and end is not None:
+        return bool(t0 - tol <= start < end <= t1 + tol)
+    return bool(lap["duration_s"] <= (t1 - t0) + tol)
+
+
 def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:
     """``WHERE a = ? AND b = ?`` over the given (non-``None``) columns, and its parameters."""
     given = {name: value for name, value in equal.items() if value is not None}
@@ -507,7 +522,9 @@ class SqlStore(ABC):
         """Insert one manual lap (method ``manual``; kind defaults to ``flying``, valid to true).
 
         Needs ``duration_s`` (s, > 0) or ``t_start_s`` and ``t_end_s``; ``lap`` defaults to the session's next
-        lap number. Returns the stored row.
+        lap number. A lap the session's telemetry does not cover (its times outside the logged span, or a
+        duration longer than it; no telemetry at all) is stored with ``valid`` false and the ``reason``, so it
+        never reaches the leaderboard. Returns the stored row.
         """
         values: dict[str, Any] = {
             "kind": "flying",
@@ -524,6 +541,13 @@ class SqlStore(ABC):
             raise ValueError("lap: needs a positive duration_s, or t_start_s and t_end_s")
         with self._write() as db:
             self._require(db, session_id)
+            ((t0, t1),) = db.fetch_rows(
+                "SELECT MIN(t_s), MAX(t_s) FROM telemetry WHERE session_id = ?", (session_id,)
+            )
+            if not _backed(row.row(0, named=True), t0, t1):
+                logged = 0.0 if t0 is None else t1 - t0
+                reason = f"manual lap not backed by the session's telemetry ({logged:.1f} s logged)"
+                row = row.with_columns(valid=pl.lit(False), reason=pl.lit(reason))
             if row["lap"][0] is None:
                 ((last,),) = db.fetch_rows("SELECT MAX(lap) FROM laps WHERE session_id = ?", (session_id,))
                 row = row.with_columns(lap=pl.lit(1 if last is None else last + 1, dtype=pl.Int32))

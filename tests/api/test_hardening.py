@@ -256,3 +256,32 @@ def test_signal_parameters_out_of_bounds_are_400(client: Any, query: str) -> Non
 def test_json_nested_a_thousand_deep_is_400(client: Any, path: str) -> None:
     answer = client.post(path, content="[" * 1000 + "]" * 1000, headers={"content-type": "application/json"})
     assert answer.status_code == 400 and answer.json()["detail"] == "the JSON body is nested too deeply"
+
+
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_sample_db_refuses_to_replace_a_database_a_server_holds(tmp_path: Path, suffix: str) -> None:
+    import subprocess
+    import sys
+
+    from pitwall import REPO_DIR
+    from pitwall.devserver import repo_env, server_process
+
+    db = tmp_path / f"served{suffix}"
+    with server_process(db) as (_, url):
+        assert (
+            httpx.post(f"{url}/session/start", json={"session_id": "kept"}, trust_env=False).status_code
+            == 200
+        )
+        before = db.stat().st_ino
+        job = subprocess.run(
+            [sys.executable, "-m", "pipelines", "sample-db", "--db", str(db)],
+            capture_output=True,
+            text=True,
+            cwd=REPO_DIR,
+            env=repo_env(),
+            timeout=120,
+        )
+        assert job.returncode == 1 and "stop it first" in job.stderr, job.stderr
+        assert db.stat().st_ino == before  # the file the server writes into was not replaced
+        assert httpx.get(f"{url}/session/kept", trust_env=False).status_code == 200
+    assert not (tmp_path / f"served{suffix}.building").exists()

@@ -10,10 +10,13 @@ from pitwall.api.leaderboard import initials, lap_time_text
 
 
 def _session(client: TestClient[Litestar], sid: str, driver: str, car: str = "BMW M3 (E46)") -> None:
+    """A session with 400 s of (sparse) telemetry, so manual laps within it are backed by data."""
     assert (
         client.post("/session/start", json={"session_id": sid, "driver": driver, "car": car}).status_code
         == 200
     )
+    frames = [{"t_s": float(t), "speed_kph": 100.0} for t in range(0, 401, 20)]
+    assert client.post(f"/session/{sid}/frames", json={"frames": frames}).status_code == 200
 
 
 def _lap(
@@ -107,3 +110,18 @@ def test_lap_time_text(seconds: float, text: str) -> None:
 )
 def test_initials(driver: str, expected: str) -> None:
     assert initials(driver) == expected
+
+
+def test_a_manual_lap_the_telemetry_does_not_cover_never_reaches_the_leaderboard(
+    client: TestClient[Litestar],
+) -> None:
+    assert client.post("/session/start", json={"session_id": "short", "driver": "Cheat"}).status_code == 200
+    frames = [{"t_s": 0.0, "speed_kph": 10.0}, {"t_s": 0.3, "speed_kph": 11.0}]
+    assert client.post("/session/short/frames", json={"frames": frames}).status_code == 200
+    lap = {"session_id": "short", "lap_number": 1, "t_start_s": 0.0, "t_end_s": 101.5}
+    stored = client.post("/lap", json=lap).json()
+    assert stored["valid"] is False and "not backed" in stored["reason"]
+    assert client.get("/leaderboard").json() == {"entries": [], "count": 0}
+    _session(client, "real", "Honest")
+    assert _lap(client, "real", 1, 101.5)["valid"] is True
+    assert [e["session_id"] for e in client.get("/leaderboard").json()["entries"]] == ["real"]

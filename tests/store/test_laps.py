@@ -15,6 +15,7 @@ from .frames import T0, laps, session_row
 
 def test_replace_laps_keeps_manual_laps(store: Store) -> None:
     store.create_session(session_row())
+    store.append_telemetry("ra-fp1", pl.DataFrame({"t_s": [0.0, 700.0]}))  # the manual lap is within the data
     store.replace_laps("ra-fp1", laps("ra-fp1", {1: 131.0, 2: 129.0}))
     manual = store.add_lap("ra-fp1", {"t_start_s": 500.0, "t_end_s": 627.25})
     assert manual == {

@@ -45,6 +45,7 @@ from pitwall.api import (
     track,
 )
 from pitwall.api.errors import EXCEPTION_HANDLERS, error_response
+from pitwall.api.openapi import document_errors
 from pitwall.api.security import remote_access_guard
 from pitwall.config import Settings
 from pitwall.formats.car import list_cars
@@ -125,7 +126,9 @@ def _close_resources(state: State) -> None:
 
 @asynccontextmanager
 async def resources(app: Litestar) -> AsyncIterator[None]:
-    """Open the store, track, library and cars on startup; close the store on shutdown."""
+    """Open the store, track, library and cars on startup; close the store on shutdown. The OpenAPI document
+    is built here too, with the real error responses (:func:`pitwall.api.openapi.document_errors`)."""
+    document_errors(app.openapi_schema)
     await anyio.to_thread.run_sync(_open_resources, app.state)
     try:
         yield

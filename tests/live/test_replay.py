@@ -76,13 +76,15 @@ def test_status_while_running_then_stop_and_conflict() -> None:
         replayer.start(_recording(500, hz=10), source_session_id="rec-1", speed=1.0, loop=False)  # 50 s
         with pytest.raises(ReplayRunning):
             replayer.start(_recording(5, hz=10), source_session_id="rec-2", speed=1.0, loop=False)
-        await asyncio.sleep(0.35)
-        status = replayer.status()
+        give_up = time.monotonic() + 60
+        while (status := replayer.status())["frames_emitted"] < 4:  # frames at t = 0, 0.1, 0.2, 0.3 s
+            assert time.monotonic() < give_up, "the replay emitted too little"
+            await asyncio.sleep(0.02)
         assert list(status) == RUNNING_KEYS
         assert status["running"] is True and status["source_session_id"] == "rec-1"
         assert status["total_frames"] == 500 and status["speed"] == 1.0 and status["loop"] is False
-        assert status["frame_idx"] == status["frames_emitted"] in (4, 5)  # t = 0, 0.1, 0.2, 0.3 (+0.4 late)
-        assert 0.3 <= status["elapsed_s"] < 1.0
+        assert status["frame_idx"] == status["frames_emitted"] >= 4
+        assert status["elapsed_s"] >= (status["frame_idx"] - 1) / 10  # never ahead of the recording's clock
         assert status["est_remaining_s"] == pytest.approx(49.9 - status["frame_idx"] / 10, abs=0.01)
         result = replayer.stop()
         assert result["stopped"] is True and result["frames_emitted"] == status["frames_emitted"]
@@ -101,10 +103,14 @@ def test_loop_restarts_from_the_first_frame() -> None:
         replayer.start(
             _recording(20, hz=100), source_session_id="rec-1", speed=2.0, loop=True
         )  # 0.095 s/pass
-        await asyncio.sleep(0.6)
+        got: list[int] = []
+        while len(got) < 45:  # wait for frames, not for time: a loaded machine only slows the replay
+            batch = await sub.next_batch(timeout=30)
+            assert batch, "the replay stopped publishing"
+            got += [json.loads(e.data)["frame_idx"] for e in batch]
         frames_emitted = replayer.stop()["frames_emitted"]
-        got = [json.loads(e.data)["frame_idx"] for e, _ in await _collect(sub, until_idle_s=0.1)]
-        assert frames_emitted >= 60 and len(got) == frames_emitted
+        got += [json.loads(e.data)["frame_idx"] for e, _ in await _collect(sub, until_idle_s=0.1)]
+        assert frames_emitted >= 45 and len(got) == frames_emitted
         assert got[:45] == [*range(20), *range(20), *range(5)]
 
     asyncio.run(main())

@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 import polars as pl
 
 from pitwall import schema
+from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
 from pitwall.analysis.track_match import detect_track
 from pitwall.formats.errors import ReadError
 from pitwall.formats.vbo import VboRecording, parse_vbo
@@ -54,7 +55,10 @@ class ParsedImport:
 
     path: Path
     content_hash: str  # sha256 hex of the file's bytes
-    recording: VboRecording
+    recording: VboRecording  # with its clock repaired (see ``clock``)
+    clock: dict[str, Any] = dataclasses.field(
+        default_factory=dict
+    )  # clock faults repaired (pitwall.analysis.clock)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class ImportResult:
     vbo_source: str  # file name
     capabilities_count: int  # signals in the session's capability inventory
     track: str | None  # track display name, when detected
+    clock_repairs: int = 0  # clock faults repaired in the file (session.meta["clock_repairs"])
 
 
 def slugify(text: str) -> str:
@@ -112,7 +117,32 @@ def parse_for_import(path: str | Path) -> ParsedImport:
         raise ReadError(path, f"cannot read file: {exc.strerror or exc}") from exc
     recording = parse_vbo(data, name=str(path))
     refuse_bad_values(recording)
-    return ParsedImport(path, hashlib.sha256(data).hexdigest(), recording)
+    recording, clock = repaired_clock(recording)
+    return ParsedImport(path, hashlib.sha256(data).hexdigest(), recording, clock)
+
+
+CLOCK_REPAIRS_LISTED = 20
+"""Clock faults listed one by one in ``session.meta["clock_repairs"]`` (all are counted)."""
+
+
+def repaired_clock(recording: VboRecording) -> tuple[VboRecording, dict[str, Any]]:
+    """The recording with its clock faults repaired (:func:`pitwall.analysis.clock.repair_clock`; telemetry
+    and tall signals alike) and the facts for ``session.meta["clock_repairs"]``: ``count``, the first
+    :data:`CLOCK_REPAIRS_LISTED` faults as ``{t_s, step_s}`` (the repaired time and the logged step, s)."""
+    repair = repair_clock(recording.telemetry)
+    if repair.count == 0:
+        return recording, {"count": 0}
+    old_t = recording.telemetry["t_s"].to_numpy()
+    fixed = dataclasses.replace(
+        recording,
+        telemetry=apply_clock_repair(recording.telemetry, repair),
+        signals=repair_signal_times(recording.signals, old_t, repair),
+    )
+    faults = [
+        {"t_s": round(float(repair.t_s[row]), 3), "step_s": round(step, 3)}
+        for row, step in zip(repair.rows[:CLOCK_REPAIRS_LISTED], repair.steps_s, strict=False)
+    ]
+    return fixed, {"count": repair.count, "faults": faults}
 
 
 def refuse_bad_values(recording: VboRecording) -> None:
@@ -239,7 +269,7 @@ def _session_row(parsed: ParsedImport, *, driver: str, driver_level: str, car: s
         n_frames=telemetry.height,
         duration_s=duration_s,
         distance_m=_column_max(telemetry, "distance_m"),
-        meta=_reader_facts(recording),
+        meta={**_reader_facts(recording), "clock_repairs": parsed.clock or {"count": 0}},
     )
 
 
@@ -293,4 +323,5 @@ def _result(
         vbo_source=row.vbo_source,
         capabilities_count=store.get_capabilities(row.session_id).height,
         track=row.track or None,
+        clock_repairs=int((row.meta.get("clock_repairs") or {}).get("count", 0)),
     )

@@ -149,6 +149,7 @@ class ImportResponse(msgspec.Struct):
     capabilities_count: int
     track: str | None
     status: str  # "imported"
+    clock_repairs: int = 0  # clock faults repaired (session.meta["clock_repairs"] lists them)
 
 
 class FramesIn(msgspec.Struct, forbid_unknown_fields=True):

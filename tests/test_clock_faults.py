@@ -1,0 +1,73 @@
+"""Clock faults on a real recording: Road America Run04 (lap 2 = 114.96 s by its gate, 115.0 s by the ECU's lap
+counter) with its time channel stepped back — or ahead — by 17 s at one sample inside lap 2 while the car moves
+on normally. Unrepaired, lap 2 would read 97.96 s (a fake record) or 131.96 s; repaired, it is 114.96 s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from litestar.testing import TestClient
+
+from pitwall.analysis.clock import repair_clock
+from pitwall.api.app import create_app
+from tests.api.conftest import BACKENDS, RUN04, make_settings
+
+FAULT_ROW = 5_000  # t ≈ 200 s, inside lap 2 (135.2–250.2 s)
+LAP2_S = 114.96
+
+
+def shifted_clock(source: Path, target: Path, *, from_row: int, step_s: float) -> Path:
+    """``source`` with every time of ``[data]`` from row ``from_row`` on moved by ``step_s`` (HHMMSS.sss)."""
+    lines = source.read_text().split("\n")
+    first = lines.index("[data]") + 1
+    for k in range(first + from_row, len(lines)):
+        fields = lines[k].split(" ")
+        if len(fields) < 2:
+            continue
+        hhmmss = float(fields[1])
+        seconds = (hhmmss // 10_000) * 3600 + (hhmmss // 100 % 100) * 60 + hhmmss % 100 + step_s
+        h, rest = divmod(seconds, 3600)
+        m, sec = divmod(rest, 60)
+        fields[1] = f"{int(h):02d}{int(m):02d}{sec:06.3f}"
+        lines[k] = " ".join(fields)
+    target.write_text("\n".join(lines))
+    return target
+
+
+def test_repair_clock_finds_one_backward_and_one_forward_fault() -> None:
+    t = np.arange(0, 10, 0.1)
+    t[50:] -= 3.0  # backwards
+    t[80:] += 5.0  # forward jump, while the car moves one step
+    frame = pl.DataFrame({"t_s": t, "distance_m": np.arange(100) * 2.0, "speed_kph": np.full(100, 72.0)})
+    repair = repair_clock(frame)
+    assert repair.rows == [50, 80] and repair.steps_s == pytest.approx([-2.9, 5.1])
+    assert np.diff(repair.t_s) == pytest.approx(np.full(99, 0.1))
+    gap = frame.with_columns(
+        distance_m=pl.Series(np.concatenate([np.arange(80) * 2.0, 160 + 100 + np.arange(20) * 2.0]))
+    )
+    gap = gap.with_columns(
+        t_s=pl.Series(np.concatenate([np.arange(80) * 0.1, 8.0 + 5.0 + np.arange(20) * 0.1]))
+    )
+    assert repair_clock(gap).count == 0  # a real logging gap: the car moved on during it
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("step_s", [-17.0, 17.0], ids=["back", "ahead"])
+def test_a_clock_fault_makes_no_fake_lap(tmp_path: Path, backend: str, step_s: float) -> None:
+    vbo = shifted_clock(RUN04, tmp_path / "faulty.vbo", from_row=FAULT_ROW, step_s=step_s)
+    with TestClient(create_app(make_settings(tmp_path, backend, import_roots=(tmp_path,)))) as client:
+        imported = client.post("/session/import", json={"vbo_path": str(vbo), "driver": "KO"})
+        assert imported.status_code == 200, imported.text
+        sid = imported.json()["session_id"]
+        table = client.get(f"/session/{sid}/lap_time_table").json()
+        session = client.get(f"/session/{sid}").json()["session"]
+        board = client.get("/leaderboard").json()["entries"]
+    assert imported.json()["clock_repairs"] == 1
+    assert session["meta"]["clock_repairs"]["count"] == 1
+    assert session["meta"]["clock_repairs"]["faults"][0]["step_s"] == pytest.approx(step_s + 0.04, abs=1e-6)
+    lap2 = next(lap for lap in table["laps"] if lap["lap"] == 2)
+    assert lap2["duration_s"] == pytest.approx(LAP2_S, abs=0.05)
+    assert board[0]["lap_time_s"] == pytest.approx(LAP2_S, abs=0.05)

@@ -99,6 +99,7 @@ def test_list_sessions_newest_first_with_derived_lap_fields(store: Store) -> Non
         store.create_session(session_row(sid, started_at=T0 + timedelta(days=i)))
     store.replace_laps("mid", laps("mid", {1: 131.0, 2: 128.5, 3: 129.0}))
     store.replace_laps("new", laps("new", {4: 127.0}, valid=False))
+    store.append_telemetry("new", pl.DataFrame({"t_s": [0.0, 400.0]}))  # manual laps backed by telemetry
     store.add_lap("new", {"lap": 0, "duration_s": 190.0, "kind": "out"})
     store.add_lap("new", {"lap": 5, "duration_s": 80.0, "kind": "incomplete"})
     store.end_session("old")

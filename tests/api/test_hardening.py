@@ -285,3 +285,29 @@ def test_sample_db_refuses_to_replace_a_database_a_server_holds(tmp_path: Path, 
         assert db.stat().st_ino == before  # the file the server writes into was not replaced
         assert httpx.get(f"{url}/session/kept", trust_env=False).status_code == 200
     assert not (tmp_path / f"served{suffix}.building").exists()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
+def test_concurrent_ingest_over_http_loses_nothing(tmp_path: Path, serve: Serve, backend: str) -> None:
+    app = create_app(make_settings(tmp_path, backend))
+    with serve(app) as url:
+
+        def post(writer: int) -> list[int]:
+            done = []
+            with httpx.Client(base_url=url, trust_env=False, timeout=60) as http:
+                for batch in range(5):
+                    frames = [
+                        {"t_s": writer * 1000 + batch * 10 + k * 0.1, "speed_kph": 50.0} for k in range(40)
+                    ]
+                    answer = http.post("/session/shared/frames", json={"frames": frames})
+                    assert answer.status_code == 200, answer.text
+                    done.append(answer.json()["n_appended"])
+            return done
+
+        with ThreadPoolExecutor(8) as pool:
+            appended = [n for counts in pool.map(post, range(8)) for n in counts]
+        store = app.state.store
+        stored = store.read_telemetry("shared", columns=["frame_idx", "t_s"])
+    assert sum(appended) == 8 * 5 * 40 == stored.height
+    assert stored["frame_idx"].sort().to_list() == list(range(stored.height))
+    assert stored["t_s"].n_unique() == stored.height

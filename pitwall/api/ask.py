@@ -28,7 +28,7 @@ from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from pitwall.analysis.sectors import lap_time_table
-from pitwall.api.coach import concepts_of, session_coaching
+from pitwall.api.coach import FindingOut, concepts_of, session_coaching
 from pitwall.api.deps import settings_of, store_of
 from pitwall.api.errors import ApiError
 from pitwall.api.phrasing import phrase_logged
@@ -55,19 +55,6 @@ class AskRequest(msgspec.Struct):
     driver_id: Annotated[str, msgspec.Meta(max_length=200)] = ""
     session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     intent: IntentName | None = None
-
-
-class FindingOut(msgspec.Struct):
-    kind: str
-    metrics: dict[str, float | int | None]
-    concept: str | None
-    corner: str | None
-    corner_name: str | None
-    sector: int | None
-    lap: int | None
-    s_m: float | None
-    gain_s: float | None
-    confidence: float
 
 
 class AskResponse(msgspec.Struct):
@@ -313,7 +300,10 @@ def _answer(state: State, data: AskRequest) -> _Answered:
         routed_by=routed.routed_by,
         coach_source=phrased.source,
         fallback_reason=phrased.fallback_reason,
-        findings=msgspec.convert([f.to_dict() for f in answer.findings], list[FindingOut]),
+        findings=[
+            msgspec.convert({**f.to_dict(), "text": asking.finding_text(f, concepts)}, FindingOut)
+            for f in answer.findings
+        ],
     )
     return _Answered(response, answer.findings)
 

@@ -343,6 +343,13 @@ def _sentence(finding: Finding) -> str:
     return fill(TEMPLATES[finding.kind], m)
 
 
+def finding_text(finding: Finding, concepts: Sequence[Concept] = ()) -> str:
+    """The sentence of one finding (an answer's own kinds here, the rule coach's by its renderer)."""
+    if finding.kind in TEMPLATES or finding.kind in _SPECIAL:
+        return _sentence(finding)
+    return render_findings([finding], concepts)
+
+
 def render_answer(intent: Intent, findings: Sequence[Finding], concepts: Sequence[Concept] = ()) -> str:
     """The answer text: the rule coach's findings through its renderer, the others through :data:`TEMPLATES`."""
     own = [f for f in findings if f.kind in TEMPLATES or f.kind in _SPECIAL]

@@ -293,3 +293,25 @@ def test_the_server_browses_a_lake_read_only(lake: Path) -> None:
         assert table["best_lap_s"] == pytest.approx(rows["Bo"]["best_lap_s"], abs=1e-6)
         refused = httpx.post(f"{url}/session/start", json={"driver": "Z"})
         assert refused.status_code == 409 and refused.json()["error"] == "read-only store"
+
+
+def test_a_lake_on_an_fsspec_url(tmp_path: Path) -> None:
+    """The same export and analysis on ``memory://`` (any fsspec file system: object stores alike)."""
+    import uuid
+
+    import fsspec
+
+    store = open_store(tmp_path / "src.duckdb")
+    try:
+        import_vbo_file(store, SAMPLES / "25IR05_RdAm_FP1_Run04_KO.vbo", library=TrackLibrary(), driver="KO")
+        url = f"memory://lake-{uuid.uuid4().hex}"
+        assert [o.status for o in export_lake(store, url)] == ["exported"]
+        assert [o.status for o in export_lake(store, url)] == ["unchanged"]
+    finally:
+        store.close()
+    results = analyze_lake(url)
+    assert [r.error for r in results] == [None] and results[0].rows["laps"] == 3
+    fs = fsspec.filesystem("memory")
+    root = url.removeprefix("memory://")
+    assert fs.exists(f"{root}/results/leaderboard.parquet") and fs.exists(f"{root}/{MANIFEST}")
+    assert len(fs.glob(f"{root}/*/*/*/*/telemetry.parquet")) == 1

@@ -199,6 +199,7 @@ _PREFIX_GAP_US: Final = 10 * _US
 """A row followed by a gap longer than this at the start of the data is an isolated pre-session row."""
 _GATE_HALF_WIDTH_M: Final = 15.0
 
+_TRAILING_COMMA_RE: Final = re.compile(rb",[ \t]*(?=\r?$)", re.MULTILINE)
 _DATA_RE: Final = re.compile(rb"^[ \t]*\[data\][ \t]*(?:\r?\n|\Z)", re.IGNORECASE | re.MULTILINE)
 _SECTION_RE: Final = re.compile(r"^\s*\[([^\[\]]+)\]\s*$")
 _CREATED_RE: Final = re.compile(
@@ -246,6 +247,7 @@ def _parse(raw: bytes, path: Path) -> VboRecording:
     head = raw[: match.start()]
     _reject_binary(head, path)
     first_data_line = head.count(b"\n") + 2
+    raw = _strip_trailing_commas(raw, match.end())
     sections, line_numbers, preamble = _split_sections(_decode(head))
 
     header = sections.get("header", [])
@@ -290,6 +292,16 @@ def _parse(raw: bytes, path: Path) -> VboRecording:
 # ---------------------------------------------------------------------------------------------------
 # Header sections (small: plain Python)
 # ---------------------------------------------------------------------------------------------------
+
+
+def _strip_trailing_commas(raw: bytes, start: int) -> bytes:
+    """``raw`` without the trailing comma DriftBox writes on every ``[data]`` row (after ``start``); unchanged
+    unless every non-blank row ends with one (a single trailing empty cell is a missing value)."""
+    body = raw[start:]
+    rows = sum(1 for line in body.split(b"\n") if line.strip())
+    if rows == 0 or len(_TRAILING_COMMA_RE.findall(body)) != rows:
+        return raw
+    return raw[:start] + _TRAILING_COMMA_RE.sub(b"", body)
 
 
 def _reject_binary(data: bytes, path: Path) -> None:

@@ -235,6 +235,15 @@ def test_comma_separated_double_quoted_variant() -> None:
     assert_frame_equal(parse(vbo_bytes(quoted, columns=columns)).telemetry, parse(vbo_bytes(rows)).telemetry)
 
 
+def test_driftbox_trailing_comma_on_every_row() -> None:
+    rows = fix_rows(ticks(70_000, 4))
+    trailing = [row.replace(" ", ",") + "," for row in rows]
+    columns = COLUMNS.replace(" ", ",")
+    assert_frame_equal(
+        parse(vbo_bytes(trailing, columns=columns)).telemetry, parse(vbo_bytes(rows)).telemetry
+    )
+
+
 def test_comma_variant_empty_cell_is_missing() -> None:
     rows = [row.replace(" ", ",") + ",1.5" for row in fix_rows(ticks(70_000, 3))]
     rows[1] = rows[1].removesuffix("1.5")

@@ -47,6 +47,7 @@ class Settings:
     simulate_speed: float = 1.0
     simulate_lap_seconds: float = 60.0
     log_level: str = "info"
+    upload_dir: Path | None = None  # browser uploads; None = uploads/ in the first import root
 
     @property
     def backend_name(self) -> str:

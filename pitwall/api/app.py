@@ -22,6 +22,7 @@ import anyio.to_thread
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from pitwall import __version__
@@ -39,6 +40,7 @@ from pitwall.api import (
     sessions,
     signals,
     track,
+    web,
 )
 from pitwall.api.errors import EXCEPTION_HANDLERS, error_response
 from pitwall.api.security import remote_access_guard
@@ -67,6 +69,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     laps.router,
     analysis.router,
     track.router,
+    web.router,
 ]
 """Every router of the app, one line each."""
 
@@ -165,5 +168,10 @@ def create_app(
             version=__version__,
             path="/schema",
             description='Local-first telemetry and driver coaching. Errors: {"error": str, "detail": any}.',
+            render_plugins=[
+                RedocRenderPlugin(
+                    js_url=web.REDOC_JS_URL, google_fonts=False, path="/", favicon=web.FAVICON_LINK
+                )
+            ],
         ),
     )

@@ -5,7 +5,8 @@ Policy, applied app-wide by :class:`RemoteAccessGuard` (a Litestar middleware, s
 * a **loopback** client (``127.0.0.0/8``, ``::1``, IPv4-mapped loopback) is the owner and needs nothing;
 * any **other** client may only ``GET``/``HEAD`` (the SSE streams and read routes), and only with a valid
   spectator token, sent as ``Authorization: Bearer <token>`` or ``?token=<token>``. Missing, unknown,
-  expired or revoked token → 401; any other method → 403; tokens cannot be checked without a database → 503.
+  expired or revoked token → 401; any other method → 403; tokens cannot be checked without a database → 503;
+* the web app's static files (``/``, ``/sw.js``, ``/manifest.webmanifest``, ``/app/…``) are readable by anyone.
   Every refusal uses the one error shape ``{"error", "detail"}``.
 
 The client address is the ASGI ``scope["client"]`` host — behind a reverse proxy on the same machine this
@@ -35,6 +36,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from pitwall.config import Settings
 
 READ_METHODS: Final = frozenset({"GET", "HEAD"})
+PUBLIC_PATHS: Final = frozenset({"/", "/sw.js", "/manifest.webmanifest"})
+PUBLIC_PREFIX: Final = "/app/"
+"""The web app's static files (no data): any client may read them, so a spectator's browser can load the
+page its token link opens."""
 
 
 def hash_token(token: str) -> str:
@@ -99,6 +104,9 @@ class RemoteAccessGuard(ASGIMiddleware):
     async def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """``(status, error, detail)`` when a remote client must be refused, else ``None``."""
         method = scope.get("method", "GET")
+        path = scope.get("path", "")
+        if method in READ_METHODS and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)):
+            return None
         if scope["type"] == ScopeType.HTTP and method not in READ_METHODS:
             return 403, "forbidden", f"remote clients may only read (GET); {method} is reserved to the owner"
         token = bearer_token(ASGIConnection(scope))

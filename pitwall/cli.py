@@ -187,6 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(
             f"database {settings.db} is locked by another process ({exc}); stop it or choose another --db"
         )
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(
+        f"pitwall {__version__}: open http://{shown_host}:{settings.port}/ (API docs: /schema) "
+        f"· database {settings.db} ({settings.backend_name})",
+        file=sys.stderr,
+        flush=True,
+    )
     config = uvicorn.Config(
         create_app(settings),
         log_level=settings.log_level,

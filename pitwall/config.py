@@ -86,6 +86,7 @@ class Settings:
     llm: LlmConfig = field(
         default_factory=lambda: llm_config_from_env()
     )  # optional model (pitwall.coach.llm)
+    upload_dir: Path | None = None  # browser uploads; None = uploads/ in the first import root
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from pitwall import __version__
@@ -43,6 +44,7 @@ from pitwall.api import (
     sessions,
     signals,
     track,
+    web,
 )
 from pitwall.api.errors import EXCEPTION_HANDLERS, error_response
 from pitwall.api.openapi import document_errors
@@ -76,6 +78,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     coach.router,
     ask.router,
     driver.router,
+    web.router,
 ]
 """Every router of the app, one line each."""
 
@@ -204,5 +207,10 @@ def create_app(
             version=__version__,
             path="/schema",
             description='Local-first telemetry and driver coaching. Errors: {"error": str, "detail": any}.',
+            render_plugins=[
+                RedocRenderPlugin(
+                    js_url=web.REDOC_JS_URL, google_fonts=False, path="/", favicon=web.FAVICON_LINK
+                )
+            ],
         ),
     )

@@ -8,8 +8,9 @@ the threat model is in ``SECURITY.md``):
   spectator token, sent as ``Authorization: Bearer <token>`` or ``?token=<token>``. Missing, unknown,
   expired or revoked token → 401; any other method → 403; tokens cannot be checked without a database → 503.
   A token issued for one session (``POST /spectator/token {session_id}``) reads only that session: another
-  session's routes → 403, and the streams are narrowed to it. Every refusal uses the one error shape
-  ``{"error", "detail"}``.
+  session's routes → 403, and the streams are narrowed to it.
+* the web app's static files (``/``, ``/sw.js``, ``/manifest.webmanifest``, ``/app/…``) are readable by anyone.
+  Every refusal uses the one error shape ``{"error", "detail"}``.
 
 **Who the client is.** The address is the TCP peer (uvicorn runs without its own proxy-header handling).
 Forwarding headers (``Forwarded``, ``X-Forwarded-For``, ``X-Real-IP``) are believed only when the peer is a
@@ -48,6 +49,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from pitwall.config import Settings
 
 READ_METHODS: Final = frozenset({"GET", "HEAD"})
+PUBLIC_PATHS: Final = frozenset({"/", "/sw.js", "/manifest.webmanifest"})
+PUBLIC_PREFIX: Final = "/app/"
+"""The web app's static files (no data): any client may read them, so a spectator's browser can load the
+page its token link opens."""
 
 
 def hash_token(token: str) -> str:
@@ -182,6 +187,9 @@ class RemoteAccessGuard(ASGIMiddleware):
     async def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """``(status, error, detail)`` when a remote client must be refused, else ``None``."""
         method = scope.get("method", "GET")
+        path = scope.get("path", "")
+        if method in READ_METHODS and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)):
+            return None
         if scope["type"] == ScopeType.HTTP and method not in READ_METHODS:
             return 403, "forbidden", f"remote clients may only read (GET); {method} is reserved to the owner"
         token = bearer_token(ASGIConnection(scope))

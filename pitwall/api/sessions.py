@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import msgspec
 import polars as pl
@@ -57,6 +57,7 @@ from pitwall.importer import (
     import_vbo_file,
     make_session_id,
 )
+from pitwall.live.recovery import LIVE_SOURCES
 from pitwall.store.base import SessionExists, SessionRow, Store, UnknownSession
 from pitwall.validate import RANGES, BadValue, first_bad_signal, first_bad_value
 
@@ -144,9 +145,6 @@ def list_sessions(
 class SessionDeleted(msgspec.Struct):
     deleted: bool
     session_id: str
-
-
-LIVE_SOURCES: Final = frozenset({"live", "simulator"})
 
 
 @delete("/session/{session_id:str}", operation_id="delete_session", status_code=200, sync_to_thread=True)

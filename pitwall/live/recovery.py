@@ -12,12 +12,14 @@ enforces it; for SQLite it is the documented rule).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Final
 
 import polars as pl
 
 from pitwall.store.base import Store
 
-LIVE_SOURCES = ("live", "simulator")
+LIVE_SOURCES: Final = ("live", "simulator")
+"""Session sources recorded by a live process (a live CAN reader or the simulator)."""
 
 
 def close_orphaned_sessions(store: Store) -> list[str]:

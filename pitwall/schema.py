@@ -18,7 +18,8 @@ Sign conventions (ISO 8855 vehicle axes: x forward, y left, z up):
 
 from __future__ import annotations
 
-from typing import Final
+import re
+from typing import Final, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -61,6 +62,43 @@ TELEMETRY: Final[dict[str, pl.DataType]] = {
 
 TELEMETRY_REQUIRED: Final = ("session_id", "frame_idx", "t_s")
 """Columns that are never null in stored telemetry."""
+
+ChannelKind = Literal["continuous", "discrete", "counter"]
+"""How a channel may be carried between samples: ``continuous`` quantities (speed, pressure, angle) are
+interpolated linearly; ``discrete`` states (gear, flags, switches, satellite count) and ``counter`` values (lap
+numbers, frame indices) are held from the previous sample and never interpolated (gear 3 → 4 is never 3.5)."""
+
+CHANNEL_KINDS: Final[dict[str, ChannelKind]] = {
+    "frame_idx": "counter",
+    "sats": "discrete",
+    "gear": "discrete",
+    "lap": "counter",
+    "video_file_idx": "discrete",
+}
+"""Kinds of the canonical channels that are not ``continuous`` (every other numeric column is)."""
+
+DISCRETE_NAME_TOKENS: Final = frozenset(
+    {"gear", "flag", "flags", "switch", "state", "status", "mode", "sats", "alarm", "active", "counter"}
+)
+"""Name tokens (lower case, split on ``_``, ``-``, space and camelCase) that mark a logger channel outside the
+canonical columns as discrete, e.g. ``GearPos``, ``brake_switch``, ``dsc_active``."""
+
+COUNTER_NAME_TOKENS: Final = frozenset({"number", "count", "num", "no", "index"})
+"""With a ``lap`` token, these make a channel a lap counter (``Lap_Number``, ``LapCount``); ``lap_distance``
+or ``LapTime`` stay continuous."""
+
+
+def channel_kind(name: str) -> ChannelKind:
+    """The kind of channel ``name``: canonical columns from :data:`CHANNEL_KINDS`; any other (tall) channel is a
+    ``counter`` when its name tokens hold ``lap`` and one of :data:`COUNTER_NAME_TOKENS`, ``discrete`` when one
+    is in :data:`DISCRETE_NAME_TOKENS`, else ``continuous``."""
+    if name in TELEMETRY:
+        return CHANNEL_KINDS.get(name, "continuous")
+    tokens = {token.lower() for token in re.split(r"[\s_\-.]+|(?<=[a-z0-9])(?=[A-Z])", name) if token}
+    if "lap" in tokens and tokens & COUNTER_NAME_TOKENS:
+        return "counter"
+    return "discrete" if tokens & DISCRETE_NAME_TOKENS else "continuous"
+
 
 # ---------------------------------------------------------------------------------------------------
 # Tall sink (ADR-015): any channel without a canonical column.

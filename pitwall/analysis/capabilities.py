@@ -24,11 +24,32 @@ video_sync            video_t_ms
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Final
 
 import polars as pl
 
 from pitwall import schema
+
+
+def not_logged_expr(names: Sequence[str], present: Collection[str]) -> pl.Expr:
+    """Scalar list of the ``names`` with no value in the frame: absent from its columns (``present``) or all
+    null — the channels a route reports as "not logged" (never as 0). Alias ``not_logged``."""
+    return (
+        pl.concat_list(
+            [
+                (
+                    pl.when(pl.col(name).is_null().all()).then(pl.lit(name))
+                    if name in present
+                    else pl.lit(name)
+                ).cast(pl.String)
+                for name in names
+            ]
+        )
+        .list.drop_nulls()
+        .alias("not_logged")
+    )
+
 
 MIN_USEFUL_HZ: Final = 1.0
 """Slowest mean sample rate, Hz, at which a signal can drive analysis."""

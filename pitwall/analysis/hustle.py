@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pitwall.analysis.pedals import add_sample_dt
+from pitwall.analysis.pedals import add_sample_dt, throttle_logged_expr
 
 
 def hustle_map(
@@ -19,7 +19,8 @@ def hustle_map(
     Requires ``t_s`` (s, ordered), ``s_m`` (m; rows without it are skipped), ``throttle_pct`` (%), ``lap``.
     Output per segment with samples, by position: ``segment`` (0-based), ``s_from_m``, ``s_to_m`` (m; the last
     segment ends at ``length_m``), ``time_s`` (seconds spent in the segment over all laps), ``full_throttle_s``,
-    ``full_throttle_frac`` (0..1), ``n_laps`` (laps with samples in the segment).
+    ``full_throttle_frac`` (0..1) — both null in a segment with no throttle value (not logged is not 0 %),
+    ``n_laps`` (laps with samples in the segment).
     """
     dt = pl.col("dt_s")
     full = pl.col("throttle_pct").fill_null(0.0) >= full_th
@@ -30,7 +31,7 @@ def hustle_map(
         .group_by("segment")
         .agg(
             dt.sum().alias("time_s"),
-            dt.filter(full).sum().alias("full_throttle_s"),
+            pl.when(throttle_logged_expr()).then(dt.filter(full).sum()).alias("full_throttle_s"),
             pl.col("lap").drop_nulls().n_unique().cast(pl.Int32).alias("n_laps"),
         )
         .select(

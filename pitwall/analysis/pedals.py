@@ -11,7 +11,12 @@ The four states, decided per sample in this order (the first that applies wins):
 * ``coast`` — neither pedal on.
 
 "Brake on" uses ``brake_bar`` when the session has it (default threshold 2 bar), else ``brake_pct``
-(default 5 %). A session with neither channel never brakes here; routes report the channel used.
+(default 5 %); routes report the channel used.
+
+"Not logged" is not zero: a state whose decision needs a channel the data does not carry (no value at all in
+the frame or group) has null seconds and fraction, never 0 % or 100 %. ``brake_only`` and ``trail_brake`` need a
+brake channel, ``coast`` needs throttle and brake, ``throttle_only`` needs throttle (without a brake channel, a
+brake pressed together with the throttle cannot be seen, so it counts as throttle).
 """
 
 from __future__ import annotations
@@ -20,8 +25,13 @@ from typing import Final, Literal
 
 import polars as pl
 
+from pitwall.analysis.capabilities import not_logged_expr
+
 PEDAL_STATES: Final = ("throttle_only", "brake_only", "trail_brake", "coast")
 """The four pedal states, in display order."""
+
+PEDAL_CHANNELS: Final = ("throttle_pct", "brake_bar", "brake_pct", "g_lat")
+"""The channels the pedal states read."""
 
 BrakeChannel = Literal["brake_bar", "brake_pct"]
 
@@ -79,6 +89,30 @@ def brake_channel_expr() -> pl.Expr:
     )
 
 
+def brake_logged_expr() -> pl.Expr:
+    """Scalar boolean: the frame (or group) has any ``brake_bar`` or ``brake_pct`` value."""
+    return pl.col("brake_bar").is_not_null().any() | pl.col("brake_pct").is_not_null().any()
+
+
+def throttle_logged_expr() -> pl.Expr:
+    """Scalar boolean: the frame (or group) has any ``throttle_pct`` value."""
+    return pl.col("throttle_pct").is_not_null().any()
+
+
+def logged_frac_expr(part: pl.Expr, whole: pl.Expr, logged: pl.Expr) -> pl.Expr:
+    """``part / whole`` where ``logged`` holds and ``whole > 0``, else null (not logged is not zero)."""
+    return pl.when(logged & (whole > 0)).then(part / whole).otherwise(None)
+
+
+STATE_NEEDS: Final[dict[str, tuple[str, ...]]] = {
+    "throttle_only": ("throttle",),
+    "brake_only": ("brake",),
+    "trail_brake": ("brake",),
+    "coast": ("throttle", "brake"),
+}
+"""The pedal channels each state's decision needs (see the module doc)."""
+
+
 def throttle_on_expr(*, throttle_th: float = 5.0) -> pl.Expr:
     """Boolean: ``throttle_pct ≥ throttle_th`` (percent). Requires ``throttle_pct`` (null counts as off)."""
     return pl.col("throttle_pct").fill_null(0.0) >= throttle_th
@@ -107,11 +141,13 @@ def add_pedal_state(
 
 def _state_totals() -> list[pl.Expr]:
     total = pl.col("dt_s").sum()
+    logged = {"throttle": throttle_logged_expr(), "brake": brake_logged_expr()}
     exprs: list[pl.Expr] = [total.alias("total_s")]
     for state in PEDAL_STATES:
+        known = pl.all_horizontal(*(logged[need] for need in STATE_NEEDS[state]))
         seconds = pl.col("dt_s").filter(pl.col("pedal_state") == state).sum()
-        exprs.append(seconds.alias(f"{state}_s"))
-        exprs.append(pl.when(total > 0).then(seconds / total).otherwise(None).alias(f"{state}_frac"))
+        exprs.append(pl.when(known).then(seconds).otherwise(None).alias(f"{state}_s"))
+        exprs.append(logged_frac_expr(seconds, total, known).alias(f"{state}_frac"))
     return exprs
 
 
@@ -122,7 +158,8 @@ def pedal_time_by_lap(
 
     Requires ``t_s`` (s, ordered), ``lap`` and the columns of :func:`add_pedal_state`. Output, one row per lap
     (rows with a null ``lap`` are dropped), sorted by lap: ``lap``, ``total_s``, and for each state
-    ``<state>_s`` (seconds) and ``<state>_frac`` (0..1 of ``total_s``).
+    ``<state>_s`` (seconds) and ``<state>_frac`` (0..1 of ``total_s``), both null when the lap lacks a channel
+    the state needs (:data:`STATE_NEEDS`).
     """
     states = add_pedal_state(
         add_sample_dt(lf), throttle_th=throttle_th, brake_th=brake_th, turn_g=turn_g
@@ -134,6 +171,8 @@ def pedal_time_session(
     lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
 ) -> pl.LazyFrame:
     """The same totals as :func:`pedal_time_by_lap` over every row of ``lf`` (one row, no ``lap`` column),
-    plus ``brake_channel`` (the channel used, null when none)."""
+    plus ``brake_channel`` (the channel used, null when none) and ``not_logged`` (which of ``throttle_pct``,
+    ``brake_bar``, ``brake_pct`` and ``g_lat`` have no value)."""
     states = add_pedal_state(add_sample_dt(lf), throttle_th=throttle_th, brake_th=brake_th, turn_g=turn_g)
-    return states.select([*_state_totals(), brake_channel_expr()])
+    present = lf.collect_schema().names()
+    return states.select([*_state_totals(), brake_channel_expr(), not_logged_expr(PEDAL_CHANNELS, present)])

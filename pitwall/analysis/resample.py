@@ -9,6 +9,8 @@ Two steps::
 Output rows carry a provenance column ``source``: ``measured`` when a real sample lies on the grid point
 (within ``1e-6 × step``), ``interpolated`` otherwise (linear between neighbours, or the previous sample held),
 and null where the signal has no value — before its first or after its last sample (never extrapolated).
+Discrete and counter channels (:func:`pitwall.schema.channel_kind`: gear, lap counters, flags) are always held,
+whatever interpolation is asked for: gear 3 → 4 never reads 3.5.
 """
 
 from __future__ import annotations
@@ -122,7 +124,9 @@ def resample_samples(
     steps of ``step`` (axis units: s or m). Every name of ``names`` gets every grid point (all-null when it
     has no samples). ``interp``: ``linear`` between the neighbouring samples or ``previous`` (sample-and-hold).
     Output columns: ``x_name`` (Float64), ``signal_name``, ``value`` (Float64), ``source`` (String:
-    ``measured`` | ``interpolated`` | null), ordered by name (as in ``names``) then ``x``.
+    ``measured`` | ``interpolated`` | null), ordered by name (as in ``names``) then ``x``. Names whose
+    :func:`~pitwall.schema.channel_kind` is not ``continuous`` are held (``previous``) even when ``interp`` is
+    ``linear``.
     """
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
@@ -131,15 +135,20 @@ def resample_samples(
     count = ((end - start) / step + 1e-9).floor().cast(pl.Int64) + 1
     grid = samples.select((start + pl.int_range(0, count.fill_null(0).clip(lower_bound=0)) * step).alias("x"))
     order = pl.LazyFrame(
-        {"signal_name": list(names), "_order": list(range(len(names)))},
-        schema={"signal_name": pl.String, "_order": pl.Int64},
+        {
+            "signal_name": list(names),
+            "_order": list(range(len(names))),
+            "_hold": [interp == "previous" or schema.channel_kind(name) != "continuous" for name in names],
+        },
+        schema={"signal_name": pl.String, "_order": pl.Int64, "_hold": pl.Boolean},
     )
-    grid_rows = grid.join(order.select("signal_name"), how="cross").with_columns(
+    grid_rows = grid.join(order.select("signal_name", "_hold"), how="cross").with_columns(
         pl.lit(None, pl.Float64).alias("value"), pl.lit(True).alias("_grid")
     )
     rows = pl.concat(
         [samples.with_columns(pl.lit(False).alias("_grid")), grid_rows], how="diagonal_relaxed"
     ).sort(["signal_name", "x", "_grid"])
+    rows = rows.with_columns(pl.col("_hold").backward_fill().forward_fill().over("signal_name"))
     sample_x = pl.when(~pl.col("_grid")).then(pl.col("x"))
     prev_x = sample_x.forward_fill().over("signal_name")
     next_x = sample_x.backward_fill().over("signal_name")
@@ -149,16 +158,16 @@ def resample_samples(
     held = pl.col("value").forward_fill().over("signal_name")
     upcoming = pl.col("value").backward_fill().over("signal_name")
     between = (
-        pl.col("value").interpolate_by("x").over("signal_name")
-        if interp == "linear"
-        else pl.when(next_x.is_not_null()).then(held)
+        pl.when(pl.col("_hold"))
+        .then(pl.when(next_x.is_not_null()).then(held))
+        .otherwise(pl.col("value").interpolate_by("x").over("signal_name"))
     )
     value = pl.when(at_prev).then(held).when(at_next).then(upcoming).otherwise(between)
     measured = (at_prev | at_next).fill_null(False)
     return (
         rows.with_columns(value.alias("value"), measured.alias("_measured"))
         .filter(pl.col("_grid"))
-        .join(order, on="signal_name", how="left")
+        .join(order.drop("_hold"), on="signal_name", how="left")
         .sort(["_order", "x"])
         .select(
             pl.col("x").alias(x_name),

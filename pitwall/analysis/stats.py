@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
 
+from pitwall.analysis.capabilities import not_logged_expr
 from pitwall.analysis.friction import max_combined_g_expr
-from pitwall.analysis.pedals import add_sample_dt, brake_on_expr, throttle_on_expr
+from pitwall.analysis.pedals import (
+    add_sample_dt,
+    brake_logged_expr,
+    brake_on_expr,
+    logged_frac_expr,
+    throttle_logged_expr,
+    throttle_on_expr,
+)
+
+REPORTED_CHANNELS: Final = (
+    "throttle_pct",
+    "brake_bar",
+    "brake_pct",
+    "g_lat",
+    "g_long",
+    "rpm",
+    "gear",
+    "steering_deg",
+)
+"""Channels whose absence :func:`session_stats` reports in ``not_logged``."""
 
 
 def session_stats(
@@ -25,9 +47,11 @@ def session_stats(
     From all of ``telemetry``: ``duration_s``, ``distance_m`` (span of the cumulative ``distance_m``),
     ``max_speed_kph``, ``mean_moving_speed_kph`` (samples above ``moving_kph``).
     From the complete laps' samples, as fractions of time (0..1): ``on_throttle_frac`` (``throttle_pct ≥
-    throttle_th``), ``full_throttle_frac`` (``≥ full_th``), ``braking_frac``; and grip: ``max_lateral_g``
-    (|g_lat|), ``max_braking_g`` (−g_long, positive), ``max_combined_g`` (g), ``g_derived`` (true when any of
-    those samples has derived rather than measured g).
+    throttle_th``), ``full_throttle_frac`` (``≥ full_th``), ``braking_frac`` — null when the channel is not
+    logged (a session without throttle is not "0 % throttle"); and grip: ``max_lateral_g`` (|g_lat|),
+    ``max_braking_g`` (−g_long, positive), ``max_combined_g`` (g), ``g_derived`` (true when any of those samples
+    has derived rather than measured g). ``not_logged``: the names of :data:`REPORTED_CHANNELS` with no value in
+    ``telemetry`` (a list of strings).
 
     Requires in ``telemetry``: ``t_s``, ``lap``, ``distance_m``, ``speed_kph``, ``throttle_pct``,
     ``brake_bar``/``brake_pct``, ``g_lat``, ``g_long``, ``g_derived``.
@@ -59,14 +83,22 @@ def session_stats(
     )
     dt = pl.col("dt_s")
     total = dt.sum()
+    throttled, braked = throttle_logged_expr(), brake_logged_expr()
     driving = add_sample_dt(telemetry.join(complete.select("lap"), on="lap", how="semi"))
     driving_part = driving.select(
-        (dt.filter(throttle_on_expr(throttle_th=throttle_th)).sum() / total).alias("on_throttle_frac"),
-        (dt.filter(throttle_on_expr(throttle_th=full_th)).sum() / total).alias("full_throttle_frac"),
-        (dt.filter(brake_on_expr(brake_th=brake_th)).sum() / total).alias("braking_frac"),
+        logged_frac_expr(dt.filter(throttle_on_expr(throttle_th=throttle_th)).sum(), total, throttled).alias(
+            "on_throttle_frac"
+        ),
+        logged_frac_expr(dt.filter(throttle_on_expr(throttle_th=full_th)).sum(), total, throttled).alias(
+            "full_throttle_frac"
+        ),
+        logged_frac_expr(dt.filter(brake_on_expr(brake_th=brake_th)).sum(), total, braked).alias(
+            "braking_frac"
+        ),
         pl.col("g_lat").abs().max().alias("max_lateral_g"),
         (-pl.col("g_long")).max().alias("max_braking_g"),
         max_combined_g_expr(),
         pl.col("g_derived").any().alias("g_derived"),
     )
-    return pl.concat([lap_part, session_part, driving_part], how="horizontal")
+    not_logged = telemetry.select(not_logged_expr(REPORTED_CHANNELS, telemetry.collect_schema().names()))
+    return pl.concat([lap_part, session_part, driving_part, not_logged], how="horizontal")

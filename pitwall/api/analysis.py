@@ -325,6 +325,7 @@ class SessionStats(msgspec.Struct):
     max_braking_g: float | None
     max_combined_g: float | None
     g_derived: bool | None
+    not_logged: list[str] = []
 
 
 class FrictionPoint(msgspec.Struct):
@@ -363,7 +364,7 @@ class HustleSegment(msgspec.Struct):
     s_from_m: float
     s_to_m: float
     time_s: float
-    full_throttle_s: float
+    full_throttle_s: float | None
     full_throttle_frac: float | None
     n_laps: int
 
@@ -514,14 +515,16 @@ class Clips(msgspec.Struct):
 
 
 class PedalTimes(msgspec.Struct):
+    """Seconds and time fractions per pedal state; null when a channel the state needs is not logged."""
+
     total_s: float
-    throttle_only_s: float
+    throttle_only_s: float | None
     throttle_only_frac: float | None
-    brake_only_s: float
+    brake_only_s: float | None
     brake_only_frac: float | None
-    trail_brake_s: float
+    trail_brake_s: float | None
     trail_brake_frac: float | None
-    coast_s: float
+    coast_s: float | None
     coast_frac: float | None
 
 
@@ -531,9 +534,9 @@ class LapPedalTimes(PedalTimes):
 
 class PedalState(msgspec.Struct):
     """One pedal state over all complete laps as the original reads it: ``time_s`` (s), ``pct`` (percent of
-    the time, 0..100 — our ``*_frac`` × 100)."""
+    the time, 0..100 — our ``*_frac`` × 100); both null when the state's channels are not logged."""
 
-    time_s: float
+    time_s: float | None
     pct: float | None
 
 
@@ -563,6 +566,7 @@ class PedalBehavior(msgspec.Struct):
     thresholds: PedalThresholds
     frame_count: int
     frame_dt_s: float | None
+    not_logged: list[str] = []
 
 
 class ThrottleBox(TukeyBox):
@@ -995,6 +999,7 @@ def pedal_behavior(
     session = pedal_time_session(prepared.driving, **options).collect().row(0, named=True)  # type: ignore[arg-type]
     laps = pedal_time_by_lap(prepared.driving, **options).collect()  # type: ignore[arg-type]
     channel = session.pop("brake_channel")
+    not_logged = session.pop("not_logged")
     unit = {"brake_bar": "bar", "brake_pct": "%"}.get(channel or "")
     default_th = {"brake_bar": 2.0, "brake_pct": 5.0}.get(channel or "")
     threshold = brake_th if brake_th is not None else default_th
@@ -1021,6 +1026,7 @@ def pedal_behavior(
         thresholds=PedalThresholds(throttle_pct=throttle_th, brake_bar=threshold if unit == "bar" else None),
         frame_count=int(steps["n"][0]),
         frame_dt_s=steps["dt"][0],
+        not_logged=not_logged,
     )
 
 

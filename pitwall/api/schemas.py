@@ -293,10 +293,13 @@ class Registry(msgspec.Struct):
 
 class ResampledSignal(msgspec.Struct):
     """One resampled signal: ``values`` on the common axis and, per point, ``source`` — ``measured`` when a
-    sample lies on the grid point, ``interpolated`` otherwise, null where the signal has no data."""
+    sample lies on the grid point, ``interpolated`` otherwise, null where the signal has no data. ``kind``
+    (``continuous`` | ``discrete`` | ``counter``) says how values between samples were found: only continuous
+    channels are interpolated linearly, the others hold the previous sample."""
 
     values: list[float | None]
     source: list[str | None]
+    kind: str = "continuous"
 
 
 class ResampledSignals(msgspec.Struct):

@@ -23,7 +23,7 @@ from pitwall.api.schemas import (
     SignalsIn,
     json_rows,
 )
-from pitwall.schema import TELEMETRY
+from pitwall.schema import TELEMETRY, channel_kind
 from pitwall.store.base import Store
 from pitwall.validate import RANGES
 
@@ -276,7 +276,9 @@ def session_signals(
         x=x,
         signals={
             name: ResampledSignal(
-                values=per_name[name]["value"].to_list(), source=per_name[name]["source"].to_list()
+                values=per_name[name]["value"].to_list(),
+                source=per_name[name]["source"].to_list(),
+                kind=channel_kind(name),
             )
             for name in wanted
         },

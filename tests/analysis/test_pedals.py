@@ -81,8 +81,19 @@ def test_time_fractions_per_lap_and_session() -> None:
     assert abs(fractions - 1.0) < 1e-12
 
 
-def test_no_brake_channel_never_brakes() -> None:
+def test_no_brake_channel_is_not_logged_not_zero() -> None:
     lf = frame(t_s=[0.0, 0.1], lap=[1, 1], throttle_pct=[0.0, 100.0], g_lat=[0.0, 0.0])
-    session = pedal_time_session(lf).collect()
-    assert session["brake_channel"].to_list() == [None]
-    assert session["brake_only_s"][0] == 0.0 and session["trail_brake_s"][0] == 0.0
+    session = pedal_time_session(lf).collect().row(0, named=True)
+    assert session["brake_channel"] is None
+    assert session["not_logged"] == ["brake_bar", "brake_pct"]
+    for state in ("brake_only", "trail_brake", "coast"):
+        assert session[f"{state}_s"] is None and session[f"{state}_frac"] is None
+    assert session["throttle_only_frac"] == pytest.approx(0.5)
+
+
+def test_no_throttle_channel_is_not_coasting() -> None:
+    lf = frame(t_s=[0.0, 0.1, 0.2], lap=[1, 1, 1], brake_bar=[0.0, 30.0, 0.0], g_lat=[0.0, 0.0, 0.0])
+    session = pedal_time_session(lf).collect().row(0, named=True)
+    assert session["not_logged"] == ["throttle_pct", "brake_pct"]
+    assert session["coast_frac"] is None and session["throttle_only_frac"] is None
+    assert session["brake_only_frac"] == pytest.approx(1 / 3)

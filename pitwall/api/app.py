@@ -12,19 +12,20 @@ append an async context manager ``(app) -> AsyncIterator[None]`` to :data:`LIFES
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import anyio.to_thread
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.datastructures import Headers, MutableScopeHeaders, State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin
-from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Message, Scope
 
 from pitwall import __version__
 from pitwall.api import (
@@ -177,6 +178,38 @@ def cors_config(settings: Settings) -> CORSConfig:
     )
 
 
+_REFUSED_PREFLIGHT: Final = "pitwall.refused_preflight"
+"""Scope key set while a refused CORS preflight's plain-text answer is rewritten into the JSON error shape."""
+
+
+async def json_preflight_refusal(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: Litestar's CORS middleware answers a refused preflight (origin or method not
+    allowed) with a plain-text 400 before routing; rewrite it into the one JSON error shape
+    (``{"error": "CORS preflight refused", "detail": {...}}``). Every other message passes unchanged."""
+    if scope["type"] != "http" or scope.get("method") != "OPTIONS":
+        return
+    if message["type"] == "http.response.start" and message["status"] == 400:
+        headers = MutableScopeHeaders.from_message(message)
+        if not (headers.get("content-type") or "").startswith("text/plain"):
+            return
+        request = Headers.from_scope(scope)
+        body = json.dumps(
+            {
+                "error": "CORS preflight refused",
+                "detail": {
+                    "origin": request.get("origin"),
+                    "method": request.get("access-control-request-method"),
+                    "hint": "the origin must be one of the server's allowed origins (--cors-origin)",
+                },
+            }
+        ).encode()
+        headers["content-type"] = "application/json"
+        headers["content-length"] = str(len(body))
+        scope[_REFUSED_PREFLIGHT] = body  # type: ignore[typeddict-unknown-key]
+    elif message["type"] == "http.response.body" and _REFUSED_PREFLIGHT in scope:
+        message["body"] = scope.pop(_REFUSED_PREFLIGHT)  # type: ignore[typeddict-item]
+
+
 def create_app(
     settings: Settings, *, route_handlers: Sequence[ControllerRouterHandler] | None = None
 ) -> Litestar:
@@ -202,6 +235,7 @@ def create_app(
         exception_handlers=cast("ExceptionHandlersMap", {**EXCEPTION_HANDLERS, **STORE_EXCEPTION_HANDLERS}),
         middleware=[remote_access_guard(settings)],
         cors_config=cors_config(settings),
+        before_send=[json_preflight_refusal],
         openapi_config=OpenAPIConfig(
             title="Pitwall",
             version=__version__,

@@ -229,14 +229,16 @@ class SignalsIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Appended(msgspec.Struct):
-    """Rows appended; ``registered`` lists signal names that were new to the registry. ``n_appended`` repeats
-    ``appended`` and ``saved`` is true, as the original clients read them."""
+    """Rows appended; ``registered`` lists signal names that were new to the registry; ``created`` is true when
+    this write created the session. ``n_appended`` repeats ``appended`` and ``saved`` is true, as the original
+    clients read them."""
 
     session_id: str
     appended: int
     registered: list[str] = msgspec.field(default_factory=list)
     n_appended: int = -1
     saved: bool = True
+    created: bool = False
 
     def __post_init__(self) -> None:
         self.n_appended = self.appended

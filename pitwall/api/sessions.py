@@ -258,7 +258,7 @@ def import_session(state: State, data: ImportRequest) -> ImportResponse:
 # -- ingest -----------------------------------------------------------------------------------------------
 
 
-def _session_for_write(
+def session_for_write(
     state: State, session_id: str, fields: FramesIn | None, frame_t_s: pl.Series | None
 ) -> tuple[Store, SessionRow, bool]:
     """The store and the session row a write goes to, and whether this write created it.
@@ -327,7 +327,7 @@ def _ingest(
     epoch clocks rebased on the session start; publishes the rows on the telemetry stream. Returns the new
     ``frame_idx`` values, the split and whether the session was created."""
     wide, split = _canonical(frames)
-    store, row, created = _session_for_write(state, session_id, fields, wide["t_s"])
+    store, row, created = session_for_write(state, session_id, fields, wide["t_s"])
     wide = compat.rebase_epoch(wide, row.started_at)
     try:
         _refuse(first_bad_value(wide.select("t_s")))

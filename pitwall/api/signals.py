@@ -23,6 +23,7 @@ from pitwall.api.schemas import (
     SignalsIn,
     json_rows,
 )
+from pitwall.api.sessions import session_for_write
 from pitwall.schema import TELEMETRY, channel_kind
 from pitwall.store.base import Store
 from pitwall.validate import RANGES
@@ -148,21 +149,29 @@ def recompute_capabilities(state: State, session_id: str) -> Capabilities:
 def append_signals(state: State, session_id: str, data: SignalsIn) -> Appended:
     """ADR-015 tall sink: append ``[signal_name, t_s, value]`` tuples. Names new to the registry are
     registered (source ``api``) and listed in ``registered``. Canonical column names belong in ``/frames``
-    (400), as do empty names."""
-    store = store_of(state)
-    store.get_session(session_id)
+    (400), as do empty names. A session id that does not exist yet is created as ``/frames`` creates it
+    (``created``: true, ``meta.implicit``); a refused request leaves no session behind."""
+    store_of(state)  # 503 without a database, before any validation
     if not data.signals:
         raise ApiError(400, "invalid request", "no signals")
     names = {name for name, _, _ in data.signals}
     bad = sorted(name for name in names if not name.strip() or len(name) > 128 or name in TELEMETRY)
     if bad:
         raise ApiError(400, "invalid signal name", {"names": bad, "hint": "canonical channels go to /frames"})
-    known = set(store.list_registry()["signal_name"].to_list())
     rows = pl.DataFrame(
         data.signals, schema={"signal_name": pl.String, "t_s": pl.Float64, "value": pl.Float64}, orient="row"
     )
-    appended = store.append_signals(session_id, rows)
-    return Appended(session_id=session_id, appended=appended, registered=sorted(names - known))
+    store, _, created = session_for_write(state, session_id, None, None)
+    known = set(store.list_registry()["signal_name"].to_list())
+    try:
+        appended = store.append_signals(session_id, rows)
+    except Exception:
+        if created:  # nothing half-written: the session this request created goes again
+            store.delete_session(session_id)
+        raise
+    return Appended(
+        session_id=session_id, appended=appended, registered=sorted(names - known), created=created
+    )
 
 
 def _names(raw: str, store: Store) -> list[str]:

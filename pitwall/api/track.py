@@ -57,7 +57,9 @@ class MarkerFilters(msgspec.Struct):
 
 class Markers(msgspec.Struct):
     """Markers of the active track (``s_m``: metres from the start line), optionally filtered; ``track`` (the
-    name) and ``filters`` are the original's keys."""
+    name) and ``filters`` are the original's keys. ``corner_names_source`` says where the track's turn numbers
+    and names come from: a public turn list (cited), or ``curvature: …`` when none was sourced and the corners
+    are numbered 1..n along the lap."""
 
     track_id: str
     track_name: str
@@ -67,6 +69,7 @@ class Markers(msgspec.Struct):
     markers: list[MarkerOut]
     track: str
     filters: MarkerFilters
+    corner_names_source: str
 
 
 class DangerZoneOut(msgspec.Struct):
@@ -169,6 +172,7 @@ def _marker_rows(track: Track, *, corner: str | None = None, kind: str | None = 
         and (kind is None or m.kind == kind)
     ]
     return Markers(
+        corner_names_source=track.corner_names_source,
         track_id=track.id,
         track_name=track.name,
         corner=corner,

@@ -258,6 +258,10 @@ def test_cors_preflight_and_headers_on_json_and_sse(server: tuple[str, Litestar]
         )
         sessions = http.get("/sessions", headers={"Origin": "http://127.0.0.1:4173"})
         stranger = http.get("/sessions", headers={"Origin": "http://evil.example"})
+        refused = http.options(
+            "/session/pwa-1/frames",
+            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+        )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == PWA_ORIGIN
     assert "POST" in preflight.headers["access-control-allow-methods"]
@@ -265,6 +269,10 @@ def test_cors_preflight_and_headers_on_json_and_sse(server: tuple[str, Litestar]
     assert "access-control-allow-credentials" not in preflight.headers
     assert sessions.headers["access-control-allow-origin"] == "http://127.0.0.1:4173"
     assert "access-control-allow-origin" not in stranger.headers  # the browser refuses it
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/json"
+    assert refused.json()["error"] == "CORS preflight refused"
+    assert refused.json()["detail"]["origin"] == "http://evil.example"
+    assert "access-control-allow-origin" not in refused.headers
 
     with (
         httpx.Client(trust_env=False) as http,

@@ -122,6 +122,7 @@ def test_signals_tall_sink_auto_registers(client: TestClient[Litestar], app: Lit
         "registered": ["Fuel_Level", "Oil_Temp"],
         "n_appended": 3,
         "saved": True,
+        "created": False,
     }
     again = client.post(f"/session/{sid}/signals", json={"signals": [["Oil_Temp", 2.0, 103.0]]}).json()
     assert again["registered"] == []
@@ -142,5 +143,14 @@ def test_signals_validation_400(client: TestClient[Litestar], sid: str, signals:
     assert set(response.json()) == {"error", "detail"}
 
 
-def test_signals_unknown_session_404(client: TestClient[Litestar]) -> None:
-    assert client.post("/session/nope/signals", json={"signals": [["a", 0.0, 1.0]]}).status_code == 404
+def test_signals_to_a_new_session_id_create_it(client: TestClient[Litestar]) -> None:
+    """As ``/frames`` does (and the original bridge): an ingest pipeline never loses its first batch."""
+    refused = client.post("/session/fresh-1/signals", json={"signals": [["", 0.0, 1.0]]})
+    assert refused.status_code == 400
+    assert client.get("/session/fresh-1").status_code == 404  # a refused write leaves no session behind
+    body = client.post("/session/fresh-1/signals", json={"signals": [["a", 0.0, 1.0]]}).json()
+    assert body["created"] is True and body["appended"] == 1
+    session = client.get("/session/fresh-1").json()
+    assert session["session"]["meta"]["implicit"] is True
+    again = client.post("/session/fresh-1/signals", json={"signals": [["a", 1.0, 2.0]]}).json()
+    assert again["created"] is False

@@ -9,7 +9,7 @@ Decisions (each documented where it is implemented):
   by ``[header]``. A ``[column names]`` line with more tokens than ``[header]`` names (a short name holding
   a space, e.g. ``battery vo``) is re-joined against the ``[header]`` names. Duplicate names get ``_2``,
   ``_3``… suffixes (case-insensitive). ``[channel units]`` lines belong to the LAST ``[header]`` names.
-* Known channels (table ``_QUANTITY_OF_NAME``, matched case-insensitively ignoring ``_``, ``-`` and spaces)
+* Known channels (the alias table ``data/channels/aliases.yaml``, matched case-insensitively ignoring ``_``, ``-``, ``.`` and spaces)
   become canonical wide columns (:data:`pitwall.schema.TELEMETRY`), converted by unit; a known channel whose
   unit cannot be converted, and every other channel, goes to the tall sink with its unit in the registry.
 * Latitude/longitude: decimal minutes when any |lat|, |long| or gate coordinate in the file exceeds 180,
@@ -54,6 +54,7 @@ from pitwall.analysis.geo import (
     segment_crossings,
     to_local_xy,
 )
+from pitwall.formats.channels import channel_table
 from pitwall.formats.errors import ReadError
 from pitwall.track import Gate, GateKind
 
@@ -121,69 +122,10 @@ SIGNALS_SCHEMA: Final[dict[str, pl.DataType]] = {
 # Channel table
 # ---------------------------------------------------------------------------------------------------
 
-_QUANTITY_OF_NAME: Final[dict[str, str]] = {
-    "sats": "sats",
-    "satellites": "sats",
-    "time": "time",
-    "lat": "lat",
-    "latitude": "lat",
-    "long": "lon",
-    "lng": "lon",
-    "lon": "lon",
-    "longitude": "lon",
-    "velocity": "speed",
-    "heading": "heading",
-    "height": "height",
-    "altitude": "height",
-    "latacc": "g_lat",
-    "longacc": "g_long",
-    "vertacc": "g_vert",
-    "enginespeed": "rpm",
-    "rpm": "rpm",
-    "enginerpm": "rpm",
-    "throttlepedal": "throttle",
-    "throttle": "throttle",
-    "brakepressurefront": "brake",
-    "brakepressure": "brake",
-    "steeringangle": "steering",
-    "steering": "steering",
-    "gear": "gear",
-    "avifileindex": "video_idx",
-    "avitime": "video_ms",
-    "avisynctime": "video_ms",
-}
-"""Normalised channel name (lower case, no ``_``/``-``/spaces) → quantity."""
+_CHANNELS: Final = channel_table()
+"""The one alias table (``data/channels/aliases.yaml``): channel name → quantity → column and unit factors."""
 
-_PER_G: Final = {
-    "": 1.0,
-    "g": 1.0,
-    **dict.fromkeys(("m/s2", "m/s^2", "m/s²", "ms-2", "m/s/s"), 1 / schema.G0),
-}
-_DEGREES: Final = {"": 1.0, "deg": 1.0, "degrees": 1.0, "°": 1.0}
-
-_CONVERSIONS: Final[dict[str, tuple[str, dict[str, float] | None]]] = {
-    "sats": ("sats", None),
-    "speed": (
-        "speed_kph",
-        {"": 1.0, "kmh": 1.0, "km/h": 1.0, "kph": 1.0, "mph": 1.609344, "m/s": 3.6}
-        | dict.fromkeys(("knots", "knot", "kts", "kn"), 1.852),
-    ),
-    "heading": ("heading_deg", _DEGREES),
-    "height": ("alt_m", {"": 1.0, "m": 1.0, "metres": 1.0, "meters": 1.0, "ft": 0.3048}),
-    "g_lat": ("g_lat", _PER_G),
-    "g_long": ("g_long", _PER_G),
-    "g_vert": ("g_vert", _PER_G),
-    "rpm": ("rpm", {"": 1.0, "rpm": 1.0, "1/min": 1.0}),
-    "throttle": ("throttle_pct", {"": 1.0, "%": 1.0}),
-    "brake": ("brake_bar", {"": 1.0, "bar": 1.0, "psi": 0.0689476, "kpa": 0.01, "mpa": 10.0}),
-    "steering": ("steering_deg", _DEGREES | {"rad": 180.0 / math.pi}),
-    "gear": ("gear", None),
-    "video_idx": ("video_file_idx", None),
-    "video_ms": ("video_t_ms", None),
-}
-"""Quantity → (canonical column, unit → factor). ``None``: the unit is fixed by the format and ignored."""
-
-_HEADER_UNITS: Final = frozenset(u for _, units in _CONVERSIONS.values() if units for u in units if u)
+_HEADER_UNITS: Final = _CHANNELS.units
 """Units recognised as the last word of a ``[header]`` name, e.g. ``velocity kmh``."""
 
 _INTEGER_COLUMNS: Final = {
@@ -513,19 +455,15 @@ def _split_header_unit(long_name: str) -> tuple[str, str]:
     return long_name, ""
 
 
-def _normalised_name(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "", name.lower())
-
-
 def is_canonical_channel(name: str) -> bool:
     """Would the reader map a VBO channel called ``name`` to a canonical column (or the time)?"""
-    return _normalised_name(name) in _QUANTITY_OF_NAME
+    return _CHANNELS.quantity(name) is not None
 
 
 def _quantity(name: str, long_name: str | None) -> str | None:
-    found = _QUANTITY_OF_NAME.get(_normalised_name(name))
+    found = _CHANNELS.quantity(name)
     if found is None and long_name is not None:
-        found = _QUANTITY_OF_NAME.get(_normalised_name(_split_header_unit(long_name)[0]))
+        found = _CHANNELS.quantity(_split_header_unit(long_name)[0])
     return found
 
 
@@ -765,13 +703,13 @@ def _build_telemetry(
         elif quantity in ("time", "lat", "lon"):
             quantity_column[quantity] = name
         else:
-            target, factors = _CONVERSIONS[quantity]
-            unit_key = units[i].strip().lower().replace(" ", "")
-            if factors is not None and unit_key not in factors:
+            conversion = _CHANNELS.quantities[quantity]
+            factor = conversion.factor(units[i])
+            if factor is None:
                 tall.append(i)
                 continue
             quantity_column[quantity] = name
-            wide[target] = _canonical_expr(name, target, 1.0 if factors is None else factors[unit_key])
+            wide[conversion.column] = _canonical_expr(name, conversion.column, factor)
     lat_name, lon_name = quantity_column.get("lat"), quantity_column.get("lon")
     position = (lat_name, lon_name) if lat_name is not None and lon_name is not None else None
     zero_position = (pl.col(position[0]) == 0) & (pl.col(position[1]) == 0) if position else pl.lit(False)

@@ -1,9 +1,12 @@
-"""``python -m pipelines import PATH... --db FILE``: bulk-import VBO files (and folders of them).
+"""``python -m pipelines import PATH... --db FILE``: bulk-import logger files (and folders of them).
 
-Files are parsed in parallel worker processes (``--jobs``, or automatically for large batches) and written by
-this one process (one writer). Imports are
-idempotent (a file whose sha256 is already stored is ``skipped`` without being parsed); a bad file is
-``failed`` and the batch goes on; the exit status is 1 when any file failed. ``--json`` prints one object per
+Every supported format is picked up by its content, not its extension (VBO and its variants, RaceChrono CSV
+v3, RaceCapture ``.log``; :mod:`pitwall.formats.detect`); a file in a folder that no reader recognises is
+listed as ``unsupported`` with what it looks like. Files are parsed in parallel worker processes (``--jobs``,
+or automatically for large batches) and written by this one process (one writer). Imports are idempotent (a
+recording whose data is already stored is ``skipped``, whatever its header bytes); a bad file is ``failed``
+and the batch goes on; the exit status is 1 when any file failed or when the given folders held files but
+none of them could be imported. ``--json`` prints one object per
 file; otherwise a progress bar (stderr, TTY only) and a summary table. When the database is held by a running
 server, ``--server URL`` hands the files to that server's ``POST /session/import`` instead.
 """
@@ -29,15 +32,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from pitwall.config import Settings, default_db_path
+from pitwall.formats.detect import HEAD_BYTES, describe, detect_format
 from pitwall.formats.track import TrackLibrary
-from pitwall.importer import (
-    ImportResult,
-    ParsedImport,
-    file_sha256,
-    import_vbo_file,
-    parse_for_import,
-    skipped_result,
-)
+from pitwall.importer import ImportResult, ParsedImport, import_vbo_file, parse_for_import
 from pitwall.store import open_store
 from pitwall.store.base import DatabaseLocked, Store, StoreError
 
@@ -47,7 +44,7 @@ AUTO_PARALLEL_BYTES = 256 << 20
 """Without ``--jobs``, parse in worker processes only from this many bytes of VBO: parsing runs at roughly
 100 MB/s per core while starting a worker costs about a second, so smaller batches are faster in-process."""
 
-Status = Literal["imported", "skipped", "failed"]
+Status = Literal["imported", "skipped", "failed", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -78,11 +75,19 @@ class FileOutcome:
     def failed(cls, path: Path, error: str) -> FileOutcome:
         return cls(str(path), None, "failed", None, None, None, error)
 
+    @classmethod
+    def unsupported(cls, path: Path, head: bytes) -> FileOutcome:
+        reason = f"unsupported format (looks like {describe(head)})"
+        return cls(str(path), None, "unsupported", None, None, None, reason)
+
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``import`` job on the ``python -m pipelines`` dispatcher."""
-    p = subparsers.add_parser(NAME, help="import VBO files and folders (recursive *.vbo) into a database")
-    p.add_argument("paths", nargs="+", type=Path, help="VBO files and/or folders")
+    p = subparsers.add_parser(
+        NAME,
+        help="import logger files and folders (VBO, RaceChrono CSV, RaceCapture .log; recursive) into a database",
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="logger files and/or folders")
     p.add_argument("--db", type=Path, default=None, help=f"database file (default {default_db_path()})")
     p.add_argument(
         "--backend", choices=("duckdb", "sqlite"), default=None, help="default: from the --db suffix"
@@ -107,20 +112,31 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def find_vbo_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
-    """Files given directly plus every ``*.vbo`` (any case) under given folders, sorted per folder and
-    de-duplicated; paths that do not exist come back as failed outcomes."""
+def find_logger_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
+    """Files given directly plus every file under given folders whose content a reader recognises (hidden
+    files skipped), sorted per folder and de-duplicated. Folder files no reader recognises come back as
+    ``unsupported`` outcomes (with what they look like), paths that do not exist as ``failed`` ones; a file
+    given directly always goes to its reader, which names the problem."""
     files: dict[Path, None] = {}
-    missing: list[FileOutcome] = []
+    others: list[FileOutcome] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".vbo" and p.is_file())
-            files.update(dict.fromkeys(p.resolve() for p in found))
+            for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                try:
+                    with found.open("rb") as fh:
+                        head = fh.read(HEAD_BYTES)
+                except OSError as exc:
+                    others.append(FileOutcome.failed(found, f"cannot read file: {exc.strerror or exc}"))
+                    continue
+                if detect_format(head) is None:
+                    others.append(FileOutcome.unsupported(found, head))
+                else:
+                    files[found.resolve()] = None
         elif path.is_file():
             files[path.resolve()] = None
         else:
-            missing.append(FileOutcome.failed(path, "no such file or folder"))
-    return list(files), missing
+            others.append(FileOutcome.failed(path, "no such file or folder"))
+    return list(files), others
 
 
 def _parse_job(path: Path) -> ParsedImport | str:
@@ -163,20 +179,9 @@ def import_into_store(
     jobs: int,
     on_outcome: Callable[[FileOutcome], None],
 ) -> None:
-    """Import ``files`` into ``store``: known hashes are skipped first, the rest parsed in parallel and
-    written here one by one."""
-    todo: list[Path] = []
-    for path in files:
-        try:
-            skipped = skipped_result(store, file_sha256(path), path)
-        except OSError as exc:
-            on_outcome(FileOutcome.failed(path, f"cannot read file: {exc.strerror or exc}"))
-            continue
-        if skipped is None:
-            todo.append(path)
-        else:
-            on_outcome(FileOutcome.of(skipped))
-    for path, parsed in parsed_in_order(todo, jobs):
+    """Import ``files`` into ``store``: parsed in parallel, written here one by one (a recording already
+    stored is ``skipped`` by its data hash)."""
+    for path, parsed in parsed_in_order(files, jobs):
         if isinstance(parsed, str):
             on_outcome(FileOutcome.failed(path, parsed))
             continue
@@ -231,7 +236,7 @@ def _jobs(requested: int | None, files: list[Path]) -> int:
 
 
 def _summary(outcomes: list[FileOutcome]) -> Table:
-    table = Table(title="VBO import")
+    table = Table(title="Import")
     for column in ("file", "session_id", "rows", "duration", "distance", "status"):
         numeric = column in {"rows", "duration", "distance"}
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
@@ -249,7 +254,7 @@ def _summary(outcomes: list[FileOutcome]) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; 0 when every file was imported or skipped, 1 when any failed, 2 when nothing could run."""
-    files, outcomes = find_vbo_files(args.paths)
+    files, outcomes = find_logger_files(args.paths)
     quiet = args.json or not sys.stderr.isatty()
     progress = Progress(console=Console(stderr=True), disable=quiet, transient=True)
     task = progress.add_task("importing", total=len(files))
@@ -296,4 +301,9 @@ def run(args: argparse.Namespace) -> int:
                 store.close()
     if not args.json:
         Console(width=None if sys.stdout.isatty() else 160).print(_summary(outcomes))
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    if any(o.status == "failed" for o in outcomes):
+        return 1
+    if not any(o.status in ("imported", "skipped") for o in outcomes):
+        print("import: nothing imported (no supported logger file found)", file=sys.stderr)
+        return 1
+    return 0

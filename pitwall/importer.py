@@ -1,8 +1,10 @@
 """The import service shared by ``POST /session/import``, the CLI and the bulk pipeline.
 
-One VBO becomes one session: parse → detect the track → choose the session id → write everything atomically
-(``Store.import_session``) → :func:`finish_import` (post-import derivations). Imports are idempotent: the
-sha256 of the file's bytes is stored with the session, and a file already imported is ``skipped``.
+One logger file (any format :func:`pitwall.formats.detect.read_recording` reads) becomes one session: parse →
+detect the track → choose the session id → write everything atomically (``Store.import_session``) →
+:func:`finish_import` (post-import derivations). Imports are idempotent: the hash of the parsed data
+(:func:`recording_hash`, not of the file's bytes, so the same samples with another header are the same
+recording) is stored with the session, and a recording already imported is ``skipped``.
 
 Parsing is separated from writing so the bulk pipeline parses in worker processes
 (:func:`parse_for_import` returns picklable data) and writes from one process (:func:`import_vbo_file`).
@@ -24,8 +26,9 @@ import polars as pl
 from pitwall import schema
 from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
 from pitwall.analysis.track_match import detect_track
+from pitwall.formats.detect import read_recording
 from pitwall.formats.errors import ReadError
-from pitwall.formats.vbo import VboRecording, parse_vbo
+from pitwall.formats.vbo import VboRecording
 from pitwall.session_view import session_laps
 from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
@@ -54,7 +57,7 @@ class ParsedImport:
     """A parsed VBO ready to be written; picklable, so it can cross from a worker process to the writer."""
 
     path: Path
-    content_hash: str  # sha256 hex of the file's bytes
+    content_hash: str  # recording_hash: sha256 hex of the parsed samples
     recording: VboRecording  # with its clock repaired (see ``clock``)
     clock: dict[str, Any] = dataclasses.field(
         default_factory=dict
@@ -106,19 +109,43 @@ def check_session_id(session_id: str) -> str:
 
 
 def parse_for_import(path: str | Path) -> ParsedImport:
-    """Read and parse one VBO (no database access; safe in worker processes).
+    """Read and parse one logger file of any supported format (no database access; safe in worker processes).
 
-    Raises :class:`~pitwall.formats.errors.ReadError` for a file that cannot be read or parsed.
+    Raises :class:`~pitwall.formats.errors.ReadError` for a file that cannot be read, is in an unsupported
+    format or cannot be parsed.
     """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(path, f"cannot read file: {exc.strerror or exc}") from exc
-    recording = parse_vbo(data, name=str(path))
+    recording = read_recording(data, name=str(path))
     refuse_bad_values(recording)
+    content_hash = recording_hash(recording)  # of the samples as logged, before any repair
     recording, clock = repaired_clock(recording)
-    return ParsedImport(path, hashlib.sha256(data).hexdigest(), recording, clock)
+    return ParsedImport(path, content_hash, recording, clock)
+
+
+def recording_hash(recording: VboRecording) -> str:
+    """sha256 hex of a recording's samples: every canonical telemetry column (in schema order, as float64
+    bytes with NaN for null; ``utc`` as epoch µs) and the tall signals (name, time, value). Independent of the
+    file's header, comments, line endings and number formatting, so a re-export of the same samples is
+    recognised as the same recording."""
+    digest = hashlib.sha256()
+    telemetry = recording.telemetry
+    for name in schema.TELEMETRY:
+        if name in ("session_id", "frame_idx"):
+            continue
+        column = telemetry.get_column(name)
+        if name == "utc":
+            column = column.dt.epoch("us")
+        digest.update(name.encode())
+        digest.update(column.cast(pl.Float64).fill_null(float("nan")).to_numpy().tobytes())
+    signals = recording.signals.sort(["signal_name", "t_s"], maintain_order=True)
+    digest.update("\x00".join(signals["signal_name"].to_list()).encode())
+    for name in ("t_s", "value"):
+        digest.update(signals[name].cast(pl.Float64).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 CLOCK_REPAIRS_LISTED = 20
@@ -159,15 +186,6 @@ def refuse_bad_values(recording: VboRecording) -> None:
         signal = recording.signals.row(row, named=True)
         reason = f"channel {signal['signal_name']} = {signal['value']!r} at t = {signal['t_s']} s: not a plausible number"
         raise ReadError(recording.path, reason)
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 hex of a file's bytes, read in 1 MiB chunks (to check idempotency before parsing)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def skipped_result(store: Store, content_hash: str, path: Path) -> ImportResult | None:

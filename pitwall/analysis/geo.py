@@ -95,3 +95,12 @@ def segment_crossings(
     idx = np.nonzero(hit)[0].astype(np.int64)
     side = np.sign(-denom[idx])
     return idx, f[idx], side
+
+
+def cumulative_distance_m(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Cumulative great-circle distance (m) along the fixes (degrees), 0 at the first; a step touching a missing
+    fix (NaN) adds nothing. Steps are :func:`path_steps_m`."""
+    steps = path_steps_m(np.asarray(lat_deg, np.float64), np.asarray(lon_deg, np.float64))
+    distance = np.zeros(len(steps) + 1)
+    np.cumsum(np.fmax(steps, 0.0), out=distance[1:])
+    return distance

@@ -85,7 +85,9 @@ def load_channel_table(path: Path = ALIASES_FILE) -> ChannelTable:
         if quantity not in quantities and quantity not in POSITION_AND_TIME:
             raise ValueError(f"{path}: alias {alias!r} names unknown quantity {quantity!r}")
         if alias != normalised_name(alias):
-            raise ValueError(f"{path}: alias {alias!r} is not normalised (expected {normalised_name(alias)!r})")
+            raise ValueError(
+                f"{path}: alias {alias!r} is not normalised (expected {normalised_name(alias)!r})"
+            )
     return ChannelTable(names=names, quantities=quantities)
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal, NoReturn
@@ -48,9 +48,9 @@ import polars as pl
 from pitwall import schema
 from pitwall.analysis.geo import (
     bearing_deg,
+    cumulative_distance_m,
     from_local_xy,
     haversine_m,
-    path_steps_m,
     segment_crossings,
     to_local_xy,
 )
@@ -78,7 +78,8 @@ class VboVideo:
 
 @dataclass
 class VboRecording:
-    """One parsed VBO file.
+    """One parsed logger file — the canonical recording every reader produces (VBO and the formats of
+    :func:`pitwall.formats.detect.read_recording`).
 
     ``telemetry`` has exactly the :data:`pitwall.schema.TELEMETRY` columns (``session_id``, ``s_m`` and
     ``lap`` null). ``signals`` is the tall sink (``signal_name``, ``t_s`` s, ``value`` in the unit given by
@@ -102,6 +103,8 @@ class VboRecording:
     rows_dropped_duplicate: int
     truncated_last_line: bool
     first_data_line: int = 0  # 1-based line of the first row of [data]
+    source_format: str = "vbo"  # the reader that produced it: vbo | racechrono | racecapture | gpx
+    lap_marks_s: list[float] = field(default_factory=list)  # the logger's own lap boundaries, s (t_s)
 
     def line_of_row(self, row: int) -> int | None:
         """The 1-based file line of ``telemetry`` row ``row`` (``None`` when duplicate rows were dropped and
@@ -817,12 +820,9 @@ def _utc_expr(created_at: datetime) -> pl.Expr:
 
 
 def _cumulative_distance(position: Sequence[pl.Series]) -> pl.Series:
-    """Cumulative great-circle distance (m) along (``lat_deg``, ``lon_deg``); a step touching a missing
-    position adds nothing. Steps are :func:`pitwall.analysis.geo.path_steps_m`."""
-    steps = path_steps_m(position[0].to_numpy(), position[1].to_numpy())
-    distance = np.zeros(len(position[0]))
-    np.cumsum(np.fmax(steps, 0.0), out=distance[1:])  # NaN (no position) → 0
-    return pl.Series("distance_m", distance)
+    """Cumulative great-circle distance (m) along (``lat_deg``, ``lon_deg``), see
+    :func:`pitwall.analysis.geo.cumulative_distance_m`."""
+    return pl.Series("distance_m", cumulative_distance_m(position[0].to_numpy(), position[1].to_numpy()))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ SAMPLES = DATA_DIR / "samples"
 RUN04 = SAMPLES / "25IR05_RdAm_FP1_Run04_KO.vbo"
 RUN05 = SAMPLES / "25IR05_RdAm_FP1_Run05_TL.vbo"
 RUN01 = SAMPLES / "25IR05_RdAm_FP1_Run01_KO.vbo"
+RACECHRONO_LAP9 = SAMPLES / "session_20251231_111318_tianma_lap9_v3.csv"
+RACECHRONO_LAP13 = SAMPLES / "session_20251231_111959_tianma_lap13_v3.csv"
+RACECAPTURE = SAMPLES / "rc_mk2_test.log"
 
 BACKENDS = ("duckdb", "sqlite")
 

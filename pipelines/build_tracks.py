@@ -19,32 +19,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 from dataclasses import replace
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
-from scipy.interpolate import splev, splprep
 
 from pitwall import DATA_DIR, REPO_DIR
-from pitwall.analysis.curvature import closed_curvature_1pm, detect_corners, detect_straights
-from pitwall.analysis.geo import FloatArray, bearing_deg, from_local_xy, to_local_xy
+from pitwall.analysis.curvature import detect_straights
+from pitwall.analysis.geo import FloatArray
 from pitwall.formats.track import save_track
-from pitwall.track import Corner, DangerZone, Gate, Marker, ReferenceLine, Track, WeatherPhase
+from pitwall.track import Corner, DangerZone, Marker, Track, WeatherPhase
+from pitwall.trackbuild import centre_line, equal_sectors, timing_gates
 
 NAME = "build-tracks"
 DEFAULT_SRC = REPO_DIR.parent / "shared" / "data" / "tracks" / "zaggyai"
 DEFAULT_OUT = DATA_DIR / "tracks"
-SPACING_M = 4.0
-"""Maximum spacing of the resampled reference line (metres)."""
-GATE_HALF_WIDTH_M = 15.0
-"""Timing lines reach this far each side of the reference line (a 30 m line)."""
-DENSE_STEP_M = 0.25
-"""Step of the dense spline evaluation used to measure arc length."""
-
 ID_OVERRIDES = {"Sonoma Race": "sonoma", "Rd Amer": "road-america", "Rd Amer Alt": "road-america-alt"}
 """Track ids that are not the plain slug of the zaggyai ``short_name``."""
 
@@ -149,12 +140,7 @@ def build_track(raw: dict[str, Any], *, file_name: str, overrides: dict[str, Any
     """One zaggyai layout as a :class:`Track`, with ``overrides`` merged on top of the detected fields."""
     lat, lon, alt = _vertices(raw)
     start = raw["start_finish"]
-    lat0, lon0 = start["lat"] * 1e-7, start["lon"] * 1e-7
-    x, y, alt_m, s_m, length_m = _resample_closed(*to_local_xy(lat, lon, lat0, lon0), alt)
-    ref_lat, ref_lon = from_local_xy(x, y, lat0, lon0)
-    line = ReferenceLine(ref_lat, ref_lon, alt_m, s_m)
-    kappa = closed_curvature_1pm(x, y)
-    corners = detect_corners(s_m, kappa, length_m)
+    line, length_m, corners = centre_line(lat, lon, alt, start["lat"] * 1e-7, start["lon"] * 1e-7)
     corners = _name_corners(corners, overrides.get("corner_names"))
     names_source = (
         overrides.get("corner_names_source", "hand-authored turn list (data/tracks/overrides)")
@@ -174,17 +160,15 @@ def build_track(raw: dict[str, Any], *, file_name: str, overrides: dict[str, Any
         source += f" {note}"
     straights = detect_straights(corners, length_m)
     renames = overrides.get("straight_names", {})
+    start_finish, sector_gates = timing_gates(line, length_m, sector_ends, sector_names)
     return Track(
         id=track_id_of(raw["short_name"]),
         name=overrides.get("name", raw["name"].strip()),
         length_m=length_m,
-        start_finish=_gate_at(line, length_m, 0.0, "Start/finish", "start_finish"),
+        start_finish=start_finish,
         reference_line=line,
         sector_ends_m=sector_ends,
-        sector_gates=tuple(
-            _gate_at(line, length_m, end % length_m, gate_name, "split")
-            for end, gate_name in zip(sector_ends, _gate_names(sector_names), strict=True)
-        ),
+        sector_gates=sector_gates,
         corners=corners,
         straights=tuple(replace(st, name=renames.get(st.name, st.name)) for st in straights),
         markers=tuple(_marker(m, corners, length_m) for m in overrides.get("markers", [])),
@@ -222,54 +206,6 @@ def _vertices(raw: dict[str, Any]) -> tuple[FloatArray, FloatArray, FloatArray]:
     return lat, lon, alt
 
 
-def _resample_closed(
-    x: FloatArray, y: FloatArray, alt: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """Periodic spline through the closed polygon, resampled uniformly in arc length from the start point.
-
-    ``x``/``y`` are metres in a plane centred on the start/finish point. Returns ``(x, y, alt_m, s_m,
-    length_m)`` with ``s_m = 0`` at the spline point nearest the origin (within ``DENSE_STEP_M / 2``);
-    altitude is interpolated linearly along the arc between the vertices.
-    """
-    xc, yc = np.r_[x, x[0]], np.r_[y, y[0]]
-    u = np.r_[0.0, np.cumsum(np.hypot(np.diff(xc), np.diff(yc)))]
-    tck, _ = splprep([xc, yc], u=u, per=1, s=0, k=3)
-    u_dense = np.linspace(0.0, u[-1], math.ceil(u[-1] / DENSE_STEP_M) + 1)
-    xd, yd = (np.asarray(v, dtype=np.float64) for v in splev(u_dense, tck))
-    arc = np.r_[0.0, np.cumsum(np.hypot(np.diff(xd), np.diff(yd)))]
-    length_m = float(arc[-1])
-    k = int(np.argmin(np.hypot(xd[:-1], yd[:-1])))  # the start/finish point
-    vertex_s = (np.interp(u[:-1], u_dense, arc) - arc[k]) % length_m
-    xd, yd = np.r_[xd[k:-1], xd[: k + 1]], np.r_[yd[k:-1], yd[: k + 1]]
-    arc = np.r_[arc[k:-1] - arc[k], arc[: k + 1] + (length_m - arc[k])]
-    n = math.ceil(length_m / SPACING_M)
-    s_m = np.arange(n, dtype=np.float64) * (length_m / n)
-    alt_m = np.interp(s_m, vertex_s, alt, period=length_m)
-    return np.interp(s_m, arc, xd), np.interp(s_m, arc, yd), alt_m, s_m, length_m
-
-
-def _gate_at(
-    line: ReferenceLine, length_m: float, s: float, name: str, kind: Literal["start_finish", "split"]
-) -> Gate:
-    """A timing line of ``2 * GATE_HALF_WIDTH_M`` across the reference line at ``s`` (point 1 on the left)."""
-    lat0, lon0 = float(line.lat_deg[0]), float(line.lon_deg[0])
-    x, y = to_local_xy(line.lat_deg, line.lon_deg, lat0, lon0)
-    s_closed = np.r_[line.s_m, length_m]
-    xc, yc = np.r_[x, x[0]], np.r_[y, y[0]]
-    px, py = float(np.interp(s, s_closed, xc)), float(np.interp(s, s_closed, yc))
-    i = int(np.searchsorted(s_closed, s, side="right")) - 1
-    j = (i + 1) % len(x)
-    lat_a, lon_a = from_local_xy(x[i - 1], y[i - 1], lat0, lon0)
-    lat_b, lon_b = from_local_xy(x[j], y[j], lat0, lon0)
-    heading = float(bearing_deg(lat_a, lon_a, lat_b, lon_b))
-    tx, ty = x[j] - x[i - 1], y[j] - y[i - 1]
-    norm = math.hypot(tx, ty)
-    nx, ny = -ty / norm * GATE_HALF_WIDTH_M, tx / norm * GATE_HALF_WIDTH_M  # left normal
-    lat1, lon1 = from_local_xy(px + nx, py + ny, lat0, lon0)
-    lat2, lon2 = from_local_xy(px - nx, py - ny, lat0, lon0)
-    return Gate(name, kind, float(lat1), float(lon1), float(lat2), float(lon2), round(heading, 2))
-
-
 def _name_corners(corners: tuple[Corner, ...], names: list[dict[str, Any]] | None) -> tuple[Corner, ...]:
     """Apply hand-authored ``[{"number", "name"}]`` in lap order; the counts must match."""
     if names is None:
@@ -285,14 +221,10 @@ def _name_corners(corners: tuple[Corner, ...], names: list[dict[str, Any]] | Non
 def _sectors(length_m: float, spec: dict[str, Any] | None) -> tuple[tuple[float, ...], tuple[str, ...]]:
     """Sector ends: three equal sectors, or the authored ``ends_m`` scaled from ``public_length_m`` to ours."""
     if spec is None:
-        return (length_m / 3, 2 * length_m / 3, length_m), ("S1", "S2", "S3")
+        return equal_sectors(length_m)
     scale = length_m / float(spec["public_length_m"])
     ends = tuple(float(e) * scale for e in spec["ends_m"])
     return ends, tuple(spec.get("names", [f"S{i + 1}" for i in range(len(ends))]))
-
-
-def _gate_names(sector_names: tuple[str, ...]) -> list[str]:
-    return [f"{a}/{b} split" for a, b in pairwise(sector_names)] + ["Start/finish"]
 
 
 def _position(spec: dict[str, Any], corners: tuple[Corner, ...], length_m: float) -> float:

@@ -31,7 +31,7 @@ from pitwall.analysis.curvature import detect_straights
 from pitwall.analysis.geo import FloatArray
 from pitwall.formats.track import save_track
 from pitwall.track import Corner, DangerZone, Marker, Track, WeatherPhase
-from pitwall.trackbuild import centre_line, equal_sectors, timing_gates
+from pitwall.trackbuild import CURVATURE_NAMES, centre_line, equal_sectors, timing_gates
 
 NAME = "build-tracks"
 DEFAULT_SRC = REPO_DIR.parent / "shared" / "data" / "tracks" / "zaggyai"
@@ -65,13 +65,6 @@ SOURCE_NOTE = (
 
 class NotACircuit(ValueError):
     """A source layout that is not a closed loop (e.g. a two-point drag strip)."""
-
-
-CURVATURE_NAMES = (
-    "curvature: no public turn list sourced; corners numbered 1..n in lap order from the centre line's "
-    "curvature (pitwall.analysis.curvature), unnamed"
-)
-"""``corner_names_source`` of a track without hand-authored ``corner_names``."""
 
 
 def add_parser(subparsers: Any) -> None:

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from pitwall.config import Settings, default_db_path
+from pitwall.config import Settings, default_db_path, user_tracks_dir_for
 from pitwall.formats.detect import HEAD_BYTES, describe, detect_format
 from pitwall.formats.track import TrackLibrary
 from pitwall.importer import ImportResult, ParsedImport, import_vbo_file, parse_for_import
@@ -287,7 +287,10 @@ def run(args: argparse.Namespace) -> int:
             except (StoreError, OSError) as exc:
                 print(f"import: cannot open database {db}: {exc}", file=sys.stderr)
                 return 2
-            library = TrackLibrary(args.tracks_dir) if args.tracks_dir.is_dir() else None
+            user_tracks = user_tracks_dir_for(db)
+            library = (
+                TrackLibrary(args.tracks_dir, user_dir=user_tracks) if args.tracks_dir.is_dir() else None
+            )
             try:
                 import_into_store(
                     store,

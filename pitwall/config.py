@@ -18,6 +18,11 @@ def backend_for(path: str | Path) -> str:
     return "sqlite" if Path(path).suffix.lower() in SQLITE_SUFFIXES else "duckdb"
 
 
+def user_tracks_dir_for(db: Path) -> Path:
+    """The default folder of user tracks (circuits learnt from recordings) for database ``db``."""
+    return db.parent / "tracks"
+
+
 def default_db_path() -> Path:
     """``$PITWALL_DB`` or ``$XDG_DATA_HOME/pitwall/pitwall.duckdb`` (``~/.local/share/…``)."""
     if env := os.environ.get("PITWALL_DB"):
@@ -87,6 +92,12 @@ class Settings:
         default_factory=lambda: llm_config_from_env()
     )  # optional model (pitwall.coach.llm)
     upload_dir: Path | None = None  # browser uploads; None = uploads/ in the first import root
+    user_tracks_dir: Path | None = None  # circuits learnt from recordings; None = tracks/ beside the database
+
+    @property
+    def user_tracks_path(self) -> Path:
+        """Where learnt circuits are saved and read: :attr:`user_tracks_dir`, else ``tracks/`` beside the db."""
+        return self.user_tracks_dir or user_tracks_dir_for(self.db)
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from pitwall.analysis.track_match import detect_track
 from pitwall.formats.detect import read_recording
 from pitwall.formats.errors import ReadError
 from pitwall.formats.vbo import VboRecording
+from pitwall.learned_tracks import learn_track, learnt_track_id
 from pitwall.session_view import session_laps
 from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
@@ -46,10 +47,13 @@ class InvalidSessionId(ValueError):
 
 
 class TrackSource(Protocol):
-    """What the importer needs from a track library (``pitwall.formats.track.TrackLibrary``)."""
+    """What the importer needs from a track library (``pitwall.formats.track.TrackLibrary``): its tracks, and
+    a place for circuits learnt from recordings."""
 
     @property
     def tracks(self) -> list[Track]: ...
+
+    def add_user_track(self, track: Track) -> Path | None: ...
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,7 @@ def import_vbo_file(
     if (skipped := skipped_result(store, parsed.content_hash, parsed.path)) is not None:
         return skipped
     recording = parsed.recording
-    track = detect_session_track(recording, library)
+    track = detect_session_track(recording, library) or learn_session_track(recording, library)
     row = _session_row(parsed, driver=driver, driver_level=driver_level, car=car)
     candidates = (
         [session_id]
@@ -264,6 +268,29 @@ def detect_session_track(recording: VboRecording, library: TrackSource | None) -
     if fixes.height == 0:
         return None
     return detect_track(fixes["lat_deg"].to_numpy(), fixes["lon_deg"].to_numpy(), library.tracks)
+
+
+def learn_session_track(recording: VboRecording, library: TrackSource | None) -> Track | None:
+    """A circuit learnt from a recording that the library does not know but that carries the logger's own lap
+    marks (:func:`pitwall.learned_tracks.learn_track`), added to the library's user tracks (saved there) so
+    the next session at the same place is detected; ``None`` without a library, marks or a closed lap."""
+    if library is None or len(recording.lap_marks_s) < 2:
+        return None
+    named = recording.session_data.get("track", "").strip()
+    fix = recording.telemetry.select("lat_deg", "lon_deg").drop_nulls()
+    if fix.height == 0:
+        return None
+    name = named or f"Circuit at {fix['lat_deg'][0]:.4f}, {fix['lon_deg'][0]:.4f}"
+    track = learn_track(
+        recording.telemetry,
+        recording.lap_marks_s,
+        track_id=learnt_track_id(name, [t.id for t in library.tracks]),
+        name=name,
+        source_file=recording.path.name,
+    )
+    if track is not None:
+        library.add_user_track(track)
+    return track
 
 
 def _session_row(parsed: ParsedImport, *, driver: str, driver_level: str, car: str) -> SessionRow:
@@ -315,6 +342,8 @@ def _reader_facts(recording: VboRecording) -> dict[str, Any]:
         "rows_dropped_prefix": recording.rows_dropped_prefix,
         "rows_dropped_duplicate": recording.rows_dropped_duplicate,
         "truncated_last_line": recording.truncated_last_line,
+        "source_format": recording.source_format,
+        "lap_marks_s": list(recording.lap_marks_s),
     }
 
 

@@ -145,7 +145,7 @@ LAPS: Final[dict[str, pl.DataType]] = {
     "t_end_s": pl.Float64(),
     "duration_s": pl.Float64(),
     "distance_m": pl.Float64(),
-    "method": pl.String(),  # gps | distance | stint | manual
+    "method": pl.String(),  # logger | gps | distance | stint | manual
     "kind": pl.String(),  # out | flying | in | incomplete
     "valid": pl.Boolean(),
     "reason": pl.String(),  # why a lap is excluded; null when valid

@@ -107,10 +107,12 @@ def session_laps(telemetry: pl.DataFrame, track: Track, meta: Mapping[str, Any])
     """The lap table (``schema.LAPS`` columns, ``session_id`` carried over) of one session's telemetry.
 
     Requires ``t_s``, ``lat_deg``, ``lon_deg`` (``heading_deg``, ``speed_kph``, ``distance_m`` when present).
-    Uses the VBO gates of ``meta["gates"]`` when they cross, else the track's start/finish (see
+    The logger's own lap boundaries (``meta["lap_marks_s"]``) come first; else the VBO gates of
+    ``meta["gates"]`` when they cross, else the track's start/finish (see
     :func:`pitwall.analysis.laps.slice_laps`).
     """
-    return slice_laps(telemetry.lazy(), track, gates=gates_from_meta(meta)).collect()
+    marks = [float(m) for m in meta.get("lap_marks_s") or ()]
+    return slice_laps(telemetry.lazy(), track, gates=gates_from_meta(meta), lap_marks_s=marks).collect()
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,6 +27,12 @@ GATE_HALF_WIDTH_M = 15.0
 DENSE_STEP_M = 0.25
 """Step of the dense spline evaluation used to measure arc length."""
 
+CURVATURE_NAMES = (
+    "curvature: no public turn list sourced; corners numbered 1..n in lap order from the centre line's "
+    "curvature (pitwall.analysis.curvature), unnamed"
+)
+"""``corner_names_source`` of a track without hand-authored ``corner_names``."""
+
 
 def resample_closed(
     x: FloatArray, y: FloatArray, alt: FloatArray

@@ -1,7 +1,9 @@
-"""Lap slicing: GPS start/finish crossings, distance slicing, moving stints (pure).
+"""Lap slicing: the logger's own lap marks, GPS start/finish crossings, distance slicing, moving stints (pure).
 
 :func:`slice_laps` turns telemetry into the lap table (``schema.LAPS`` columns); :func:`add_lap_column` tags
-telemetry rows with their ``lap``. Strategies, tried in this order by ``strategy="auto"``:
+telemetry rows with their ``lap``. The file's own timing comes first: when the recording carries the logger's
+lap boundaries (``lap_marks_s``: RaceChrono ``lap_number``, RaceCapture ``LapCount``), laps are cut exactly
+there (method ``logger``). Otherwise, strategies tried in this order by ``strategy="auto"``:
 
 1. ``gps`` — start/finish crossings. The first VBO ``[laptiming]`` start gate that the path crosses is used,
    otherwise the track's ``start_finish`` gate. Each crossing time is interpolated between the two fixes either
@@ -404,7 +406,13 @@ def _stint_rows(fx: _Fixes) -> list[dict[str, object]]:
 
 
 def _slice_frame(
-    df: pl.DataFrame, *, track: Track, gates: Sequence[Gate], strategy: LapStrategy, min_lap_s: float
+    df: pl.DataFrame,
+    *,
+    track: Track,
+    gates: Sequence[Gate],
+    strategy: LapStrategy,
+    min_lap_s: float,
+    lap_marks_s: Sequence[float],
 ) -> pl.DataFrame:
     session_id = None
     if "session_id" in df.columns:
@@ -417,7 +425,10 @@ def _slice_frame(
         use_gps = strategy in ("auto", "gps") and fx.gps_ok
         crossings, pit = _gps_bounds(fx, track, gates, min_lap_s) if use_gps else none
         use_distance = strategy in ("auto", "distance")
-        if crossings.size:
+        marks = np.asarray([m for m in lap_marks_s if fx.t[0] < m < fx.t[-1]], dtype=np.float64)
+        if strategy == "auto" and marks.size:
+            rows = _lap_rows(fx, marks, np.zeros(marks.size, dtype=bool), "logger", track.length_m)
+        elif crossings.size:
             rows = _lap_rows(fx, crossings, pit, "gps", track.length_m)
         elif use_distance and fx.wrap_t.size:
             no_pit = np.zeros(fx.wrap_t.size, dtype=bool)
@@ -443,8 +454,11 @@ def slice_laps(
     gates: Sequence[Gate] = (),
     strategy: LapStrategy = "auto",
     min_lap_s: float | None = None,
+    lap_marks_s: Sequence[float] = (),
 ) -> pl.LazyFrame:
     """The lap table of a session (``schema.LAPS`` columns, one row per lap, ``lap`` from 1).
+
+    ``lap_marks_s`` (s, ``t_s``): the logger's own lap boundaries; with ``strategy="auto"`` they come first.
 
     Requires ``t_s`` (s) and ``lat_deg``/``lon_deg`` (degrees) or ``distance_m`` (metres, cumulative or
     wrapping to zero each lap); uses ``heading_deg`` (degrees) and ``speed_kph`` when present, ``session_id``
@@ -469,6 +483,7 @@ def slice_laps(
         gates=tuple(gates),
         strategy=strategy,
         min_lap_s=default_min_lap_s(track) if min_lap_s is None else min_lap_s,
+        lap_marks_s=tuple(lap_marks_s),
     )
     return lf.select(columns).map_batches(fn, schema=pl.Schema(schema.LAPS))
 

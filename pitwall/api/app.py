@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
@@ -105,7 +106,9 @@ def _open_resources(state: State) -> None:
         except StoreError as exc:  # a read-only store (a parquet lake) has nothing to repair
             log.info("no repair of open live sessions: %s", exc)
     state.track = _load_or_none("active track", settings.track, load_track)
-    state.library = _load_or_none("track library", settings.tracks_dir, TrackLibrary)
+    state.library = _load_or_none(
+        "track library", settings.tracks_dir, partial(TrackLibrary, user_dir=settings.user_tracks_path)
+    )
     state.cars = _load_or_none("cars", settings.cars_dir, list_cars)
 
 

@@ -58,8 +58,10 @@ def parse_racechrono(data: bytes, *, name: str = "<bytes>") -> VboRecording:
     if len(lines) < blank + 5:
         raise ReadError(path, "no data rows after the three header rows", line=blank + 2)
     names, units, sources = (lines[blank + k].split(",") for k in (1, 2, 3))
-    if not len(names) == len(units) == len(sources):
-        raise ReadError(path, "the name, unit and source header rows differ in length", line=blank + 3)
+    for row, cells in ((blank + 3, units), (blank + 4, sources)):  # 1-based lines of the unit and source rows
+        if len(cells) != len(names):
+            reason = f"header row has {len(cells)} cells, the channel-name row {len(names)}"
+            raise ReadError(path, reason, line=row)
     labels = _labels(names, sources)
     first_data_line = blank + 5
     try:

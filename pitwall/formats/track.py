@@ -258,20 +258,40 @@ def save_track(track: Track, path: str | Path) -> None:
 
 
 class TrackLibrary:
-    """All ``*.json`` tracks in a folder (not recursive), loaded eagerly and sorted by id."""
+    """All ``*.json`` tracks in a folder (not recursive), plus the user's own tracks (circuits learnt from
+    recordings, in ``user_dir`` when given and present), loaded eagerly and sorted by id."""
 
-    def __init__(self, directory: str | Path = TRACKS_DIR) -> None:
+    def __init__(self, directory: str | Path = TRACKS_DIR, *, user_dir: str | Path | None = None) -> None:
         self.directory = Path(directory)
+        self.user_dir = Path(user_dir) if user_dir is not None else None
         if not self.directory.is_dir():
             raise ReadError(self.directory, "track library folder not found")
+        folders = [self.directory, *([self.user_dir] if self.user_dir and self.user_dir.is_dir() else [])]
         by_id: dict[str, Track] = {}
-        for path in sorted(self.directory.glob("*.json")):
+        for path in (p for folder in folders for p in sorted(folder.glob("*.json"))):
             track = load_track(path)
             if track.id in by_id:
                 raise ReadError(path, f"field 'id': duplicate track id {track.id!r}")
             by_id[track.id] = track
         self.tracks: list[Track] = [by_id[key] for key in sorted(by_id)]
         self._by_id = by_id
+
+    def add_user_track(self, track: Track) -> Path | None:
+        """Register a user track (e.g. one learnt from a recording) and save it as ``<user_dir>/<id>.json``
+        (returned; ``None`` without a ``user_dir``: kept in memory only). Replaces a user track of the same id;
+        ``ValueError`` when the id belongs to the bundled library."""
+        if track.id in self._by_id and (self.directory / f"{track.id}.json").exists():
+            raise ValueError(f"track id {track.id!r} belongs to the bundled library")
+        saved = None
+        if self.user_dir is not None:
+            self.user_dir.mkdir(parents=True, exist_ok=True)
+            saved = self.user_dir / f"{track.id}.json"
+            temporary = saved.with_suffix(".json.tmp")
+            save_track(track, temporary)
+            temporary.replace(saved)  # never a half-written track file
+        self._by_id[track.id] = track
+        self.tracks = [self._by_id[key] for key in sorted(self._by_id)]
+        return saved
 
     def ids(self) -> list[str]:
         """Track ids in sorted order."""

@@ -14,6 +14,7 @@ from pitwall.analysis.curvature import reference_curvature_1pm
 from pitwall.analysis.geo import bearing_deg, haversine_m
 from pitwall.formats.track import TRACKS_DIR, load_track
 from pitwall.track import Track
+from pitwall.trackbuild import CURVATURE_NAMES
 
 SRC = TRACKS_DIR / "zaggyai"
 OVERRIDES = TRACKS_DIR / "overrides"
@@ -169,7 +170,7 @@ def test_every_track_says_where_its_corner_names_come_from() -> None:
         if has_list:
             assert not track.corner_names_source.startswith("curvature"), path.name
         else:  # numbered in lap order from the curvature, no names invented
-            assert track.corner_names_source == build_tracks.CURVATURE_NAMES, path.name
+            assert track.corner_names_source == CURVATURE_NAMES, path.name
             assert [c.number for c in track.corners] == [str(k) for k in range(1, len(track.corners) + 1)]
             assert all(c.name is None for c in track.corners), path.name
     assert load_track(TRACKS_DIR / "sonoma.json").corner_names_source.startswith("public Sonoma Raceway")

@@ -10,7 +10,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from pipelines import analyze, build_reference, build_sample_db, build_tracks, export_lake, import_vbo
+from pipelines import analyze, build_reference, build_sample_db, build_tracks, export_lake, import_vbo, track
 
 JOBS: list[ModuleType] = [
     build_tracks,
@@ -19,6 +19,7 @@ JOBS: list[ModuleType] = [
     build_sample_db,
     export_lake,
     analyze,
+    track,
 ]
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import pairwise
 from typing import Final
 
 import numpy as np
 import polars as pl
 
-from pitwall.analysis.geo import haversine_m
+from pitwall.analysis.geo import haversine_m, to_local_xy
 from pitwall.track import Track
 from pitwall.trackbuild import CURVATURE_NAMES, centre_line, equal_sectors, timing_gates
 
@@ -99,3 +100,37 @@ def _thin(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     keep = np.flatnonzero(np.r_[True, np.diff(bins) > 0])
     closing = float(haversine_m(lat[keep[-1]], lon[keep[-1]], lat[0], lon[0]))
     return keep[:-1] if closing < VERTEX_SPACING_M / 2 else keep
+
+
+MAX_START_OFFSET_M: Final = 50.0
+"""A new start line must be within this distance (m) of the circuit's centre line."""
+
+
+def with_start_at(track: Track, lat_deg: float, lon_deg: float) -> Track:
+    """``track`` with its start/finish line moved to the centre-line point nearest (``lat_deg``, ``lon_deg``):
+    the reference line is re-based there (``s_m = 0``), corners renumbered from it, sectors equal thirds.
+    ``ValueError`` when the point is more than :data:`MAX_START_OFFSET_M` from the line."""
+    line = track.reference_line
+    x, y = to_local_xy(line.lat_deg, line.lon_deg, lat_deg, lon_deg)
+    k = int(np.argmin(np.hypot(x, y)))
+    off = float(np.hypot(x[k], y[k]))
+    if off > MAX_START_OFFSET_M:
+        raise ValueError(f"the point is {off:.0f} m from the track (at most {MAX_START_OFFSET_M:.0f} m)")
+    lat, lon = np.roll(line.lat_deg, -k), np.roll(line.lon_deg, -k)
+    alt = np.roll(np.asarray(line.alt_m, dtype=np.float64), -k)
+    new_line, length_m, corners = centre_line(lat, lon, alt, float(lat[0]), float(lon[0]))
+    sector_ends, sector_names = equal_sectors(length_m)
+    start_finish, sector_gates = timing_gates(new_line, length_m, sector_ends, sector_names)
+    return replace(
+        track,
+        length_m=length_m,
+        start_finish=start_finish,
+        reference_line=new_line,
+        sector_ends_m=sector_ends,
+        sector_gates=sector_gates,
+        corners=corners,
+        straights=(),
+        markers=(),
+        danger_zones=(),
+        extra={**track.extra, "sector_names": sector_names},
+    )

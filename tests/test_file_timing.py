@@ -73,3 +73,45 @@ def test_an_unsupported_upload_is_a_clear_400(tmp_path: Path) -> None:
         assert response.status_code in (400, 422), response.text
         assert "unsupported format (looks like a zip archive" in json.dumps(response.json())
         assert client.get("/sessions").json()["count"] == 0
+
+
+def test_a_learnt_track_is_renamed_and_its_start_line_moved_over_http(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "sqlite")
+    with TestClient(create_app(settings)) as client:
+        session_id = client.post("/session/import", json={"vbo_path": str(RACECHRONO_LAP9)}).json()[
+            "session_id"
+        ]
+        before = load_track(settings.user_tracks_path / "tianma.json")
+        assert client.patch("/track/sonoma", json={"name": "Mine"}).status_code == 403
+        assert client.patch("/track/nowhere", json={"name": "x"}).status_code == 404
+        assert client.patch("/track/tianma", json={}).status_code == 400
+        assert client.patch("/track/tianma", json={"start_lat": 31.0}).status_code == 400
+        far = client.patch("/track/tianma", json={"start_lat": 31.2, "start_lon": 121.3})
+        assert far.status_code == 400 and "from the track" in far.json()["detail"]
+        # the start line to the point half a lap round the centre line
+        half = len(before.reference_line.s_m) // 2
+        lat, lon = float(before.reference_line.lat_deg[half]), float(before.reference_line.lon_deg[half])
+        edited = client.patch(
+            "/track/tianma", json={"name": "Shanghai Tianma", "start_lat": lat, "start_lon": lon}
+        )
+        assert edited.status_code == 200, edited.text
+        assert edited.json()["name"] == "Shanghai Tianma"
+        assert edited.json()["start_lat"] == pytest.approx(lat, abs=1e-6)
+        laps = client.get(f"/session/{session_id}").json()["laps"]
+    after = load_track(settings.user_tracks_path / "tianma.json")
+    assert after.name == "Shanghai Tianma" and after.length_m == pytest.approx(before.length_m, rel=0.01)
+    assert laps and laps[0]["method"] == "logger"  # the logger's own marks still time the laps
+
+
+def test_the_track_cli_lists_renames_and_refuses_bundled_tracks(tmp_path: Path) -> None:
+    from pipelines.__main__ import main
+
+    db = tmp_path / "pitwall.duckdb"
+    settings = make_settings(tmp_path, "duckdb", db=db)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/session/import", json={"vbo_path": str(RACECHRONO_LAP13)}).status_code == 200
+    assert main(["track", "--db", str(db), "rename", "tianma", "Tianma Circuit"]) == 0
+    assert load_track(tmp_path / "tracks" / "tianma.json").name == "Tianma Circuit"
+    assert main(["track", "--db", str(db), "rename", "sonoma", "x"]) == 1
+    assert main(["track", "--db", str(db), "move-start", "tianma", "0.0", "0.0"]) == 1
+    assert main(["track", "--db", str(db), "list"]) == 0

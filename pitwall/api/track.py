@@ -11,21 +11,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import numpy as np
-from litestar import Router, get
+from litestar import Router, get, patch
 from litestar.datastructures import State
 from litestar.params import Parameter
 
 from pitwall.analysis.maps import elevation_profile
 from pitwall.api.deps import settings_of, track_of
 from pitwall.api.errors import ApiError
+from pitwall.api.views import CACHE_NAME as VIEW_CACHE
 from pitwall.formats.errors import ReadError
 from pitwall.formats.track import load_track
+from pitwall.learned_tracks import with_start_at
 from pitwall.track import DangerZone, Marker, Track, WeatherPhase, turn_label
 
 TRACK_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -329,4 +332,67 @@ def elevation(
     )
 
 
-router = Router("/", route_handlers=[track_markers, markers, danger_zones, weather, elevation])
+class TrackEdit(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /track/<id>`` body: a new ``name`` and/or a new start/finish point (``start_lat``/``start_lon``,
+    WGS84 degrees, both or neither)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)] | None = None
+    start_lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
+    start_lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+
+
+class TrackEdited(msgspec.Struct):
+    """The edited user track: id, name, length (m), start/finish line, corners (lap order) and where it is
+    saved."""
+
+    track_id: str
+    name: str
+    length_m: float
+    start_lat: float
+    start_lon: float
+    n_corners: int
+    saved: str | None
+
+
+@patch("/track/{track_id:str}", operation_id="editTrack", sync_to_thread=True, status_code=200)
+def edit_track(state: State, track_id: str, data: TrackEdit) -> TrackEdited:
+    """Rename a user track (a circuit learnt from a recording) and/or move its start/finish line to the
+    centre-line point nearest ``start_lat``/``start_lon``. 404: unknown track; 403: a bundled library track
+    (its fields live in data/tracks/overrides); 400: nothing to change, half a point, or a point more than
+    50 m from the track. Sessions on the track are re-timed on their next read."""
+    library = state.get("library")
+    if library is None:
+        raise ApiError(503, "no track library", "the track library could not be loaded")
+    if data.name is None and data.start_lat is None and data.start_lon is None:
+        raise ApiError(400, "invalid request", "give name and/or start_lat with start_lon")
+    if (data.start_lat is None) != (data.start_lon is None):
+        raise ApiError(400, "invalid request", "start_lat and start_lon go together")
+    try:
+        track = library.user_track(track_id)
+    except KeyError:
+        raise ApiError(404, "unknown track", {"track_id": track_id}) from None
+    except PermissionError as exc:
+        raise ApiError(403, "bundled track", str(exc)) from None
+    if data.start_lat is not None and data.start_lon is not None:
+        try:
+            track = with_start_at(track, data.start_lat, data.start_lon)
+        except ValueError as exc:
+            raise ApiError(400, "start off the track", str(exc)) from None
+    if data.name is not None:
+        track = replace(track, name=data.name.strip())
+    saved = library.add_user_track(track)
+    clear_views = state.caches.get(VIEW_CACHE)
+    if clear_views is not None:
+        clear_views()  # cached session views hold the old track
+    return TrackEdited(
+        track_id=track.id,
+        name=track.name,
+        length_m=track.length_m,
+        start_lat=float(track.reference_line.lat_deg[0]),
+        start_lon=float(track.reference_line.lon_deg[0]),
+        n_corners=len(track.corners),
+        saved=str(saved) if saved else None,
+    )
+
+
+router = Router("/", route_handlers=[track_markers, markers, danger_zones, weather, elevation, edit_track])

@@ -276,6 +276,16 @@ class TrackLibrary:
         self.tracks: list[Track] = [by_id[key] for key in sorted(by_id)]
         self._by_id = by_id
 
+    def user_track(self, track_id: str) -> Track:
+        """A user track by id; ``KeyError`` when there is none, ``PermissionError`` for a bundled track
+        (edit ``data/tracks/overrides`` and rebuild instead)."""
+        track = self.get(track_id)
+        if (self.directory / f"{track_id}.json").exists():
+            raise PermissionError(
+                f"{track_id!r} is a bundled library track: edit data/tracks/overrides instead"
+            )
+        return track
+
     def add_user_track(self, track: Track) -> Path | None:
         """Register a user track (e.g. one learnt from a recording) and save it as ``<user_dir>/<id>.json``
         (returned; ``None`` without a ``user_dir``: kept in memory only). Replaces a user track of the same id;

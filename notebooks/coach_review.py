@@ -16,7 +16,7 @@ with app.setup:
     from pitwall.coach.concepts import load_concepts
     from pitwall.coach.render import render_finding, render_markdown
     from pitwall.coach.rules import review_session
-    from pitwall.formats.reference import load_gold_reference
+    from pitwall.formats.reference import load_model_reference
     from pitwall.notebook_support import database_field, load_views, read_database
 
 
@@ -27,7 +27,7 @@ def _():
 
     What the rule coach says about one session, beside the traces that made it say so. Every finding is
     computed by `pitwall.coach.rules.review_session` from the analysis pipelines (corner passes and summary
-    against the gold-standard lap when the track has one, sector splits, pedal states, laps) — the same
+    against the physics-model lap when the track has one, sector splits, pedal states, laps) — the same
     function behind `POST /coach/debrief` — and every sentence is rendered from the finding's numbers.
     """)
     return
@@ -77,9 +77,9 @@ def _(db_path, session_picker):
     mo.stop(not complete, mo.callout(mo.md("This session has no complete lap."), kind="warn"))
     _telemetry = add_derived_g(view.telemetry).collect()
     passes = corner_passes(_telemetry.lazy(), view.track).filter(pl.col("lap").is_in(complete)).collect()
-    _gold = load_gold_reference(view.track.id)
+    _model = load_model_reference(view.track.id)
     summary = corner_summary(
-        passes.lazy(), view.track, reference=None if _gold is None else _gold.lazy()
+        passes.lazy(), view.track, reference=None if _model is None else _model.lazy()
     ).collect()
     concepts = load_concepts()
     review = review_session(

@@ -14,7 +14,7 @@ with app.setup:
     from pitwall.analysis.corners import corner_passes, corner_summary
     from pitwall.analysis.friction import add_derived_g
     from pitwall.analysis.stats import session_stats
-    from pitwall.formats.reference import load_gold_reference
+    from pitwall.formats.reference import load_model_reference
     from pitwall.formats.track import TrackLibrary
     from pitwall.notebook_support import database_field, read_database
     from pitwall.session_view import SessionView, SessionViewError
@@ -136,7 +136,7 @@ def _(views):
 def _(views):
     _timed = [v for v in views if v.complete_laps().height]
     mo.stop(not _timed, mo.md("## Corners over sessions\nNo session of this driver has a complete lap."))
-    _gold = load_gold_reference(_timed[0].track.id)
+    _model = load_model_reference(_timed[0].track.id)
     corner_progress = pl.concat(
         [
             corner_summary(
@@ -144,7 +144,7 @@ def _(views):
                     pl.col("lap").is_in(v.complete_laps()["lap"].to_list())
                 ),
                 v.track,
-                reference=None if _gold is None else _gold.lazy(),
+                reference=None if _model is None else _model.lazy(),
             )
             .collect()
             .select(
@@ -160,7 +160,7 @@ def _(views):
             for v in _timed
         ]
     )
-    _against = "the gold-standard lap" if _gold is not None else "the session's best pass (consistency)"
+    _against = "the physics-model lap" if _model is not None else "the session's best pass (consistency)"
     mo.vstack(
         [
             mo.md(

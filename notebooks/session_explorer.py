@@ -14,7 +14,7 @@ with app.setup:
     from pitwall.analysis.maps import reference_polyline
     from pitwall.analysis.pedals import pedal_time_by_lap, pedal_time_session
     from pitwall.analysis.sectors import lap_time_table
-    from pitwall.formats.reference import load_gold_reference
+    from pitwall.formats.reference import load_model_reference
     from pitwall.notebook_support import database_field, load_views, read_database
 
 
@@ -172,15 +172,15 @@ def _(telemetry):
 def _(telemetry, view):
     _laps = view.complete_laps()["lap"].to_list()
     mo.stop(not _laps, mo.md("## Corners\nCorner grades need a complete lap: this session has none."))
-    _gold = load_gold_reference(view.track.id)
+    _model = load_model_reference(view.track.id)
     corner_table = corner_summary(
         corner_passes(telemetry.lazy(), view.track).filter(pl.col("lap").is_in(_laps)),
         view.track,
-        reference=None if _gold is None else _gold.lazy(),
+        reference=None if _model is None else _model.lazy(),
     ).collect()
     _against = (
-        f"the gold-standard lap (`data/reference/{view.track.id}_gold.json`)"
-        if _gold is not None
+        f"the physics-model lap (`data/reference/{view.track.id}_model.json`)"
+        if _model is not None
         else "the session's best pass (so they measure consistency)"
     )
     mo.vstack(

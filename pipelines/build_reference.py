@@ -1,4 +1,4 @@
-"""``python -m pipelines build-reference``: the gold-standard reference lap ``data/reference/<track>_gold.json``.
+"""``python -m pipelines build-reference``: the physics-model reference lap ``data/reference/<track>_model.json``.
 
 Where the numbers come from — nothing is hand-entered:
 
@@ -112,16 +112,16 @@ def build_reference(track: Track, car: CarConfig) -> dict[str, Any]:
 
 
 def write_reference(document: dict[str, Any], out: Path) -> Path:
-    """Write ``<out>/<track_id>_gold.json`` (sorted keys, 2-space indent, trailing newline)."""
+    """Write ``<out>/<track_id>_model.json`` (sorted keys, 2-space indent, trailing newline)."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{document['track_id']}_gold.json"
+    path = out / f"{document['track_id']}_model.json"
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``build-reference`` job on the ``python -m pipelines`` dispatcher."""
-    parser = subparsers.add_parser(NAME, help="build data/reference/<track>_gold.json from the physics lap")
+    parser = subparsers.add_parser(NAME, help="build data/reference/<track>_model.json from the physics lap")
     parser.add_argument("--track", type=Path, default=DEFAULT_TRACK, help="track JSON")
     parser.add_argument("--car", type=Path, default=DEFAULT_CAR, help="car YAML with a performance section")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="reference folder to write")

@@ -196,7 +196,7 @@ def test_lap_compare_two_laps_delta_sector_and_corner_gains(
     assert (sectors["gain_s"] > 0).all()
     corners: pl.DataFrame = defs["corner_gains"]
     assert corners.height == 12 and (corners["delta_to_reference_s"] > 0).all()
-    assert (corners["reference_source"] == "gold").all()  # lap A is the reference of every corner
+    assert (corners["reference_source"] == "reference_lap").all()  # lap A is the reference of every corner
     braking: pl.DataFrame = defs["braking_table"]
     assert (
         braking.height >= 5 and (braking["delta_m"].abs() < 5.0).all()

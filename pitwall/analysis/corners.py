@@ -20,9 +20,11 @@ Pass metrics (one row per lap × corner; speeds km/h, positions metres of ``s_m`
 
 A pass is kept only when samples exist on both sides of the entry and of the exit (complete coverage).
 
-Grades (:func:`grade_expr`) compare a corner's mean pass time with a reference time: the gold-standard lap's
-(``data/reference/<track>_gold.json``, produced by ``pipelines/build_reference.py`` from the simulator's physics
-profile) when one is given, else the session's best pass of that corner — then the grade measures consistency.
+Grades (:func:`grade_expr`) compare a corner's mean pass time with a reference time: the physics-model lap's
+(``data/reference/<track>_model.json``, produced by ``pipelines/build_reference.py`` from the simulator's physics
+profile — a model, not a lap anyone drove) or a real reference lap when one is given, else the session's best
+pass of that corner — then the grade measures consistency. A lap is never graded against itself: a corner with
+a single pass and no reference has no grade ("no reference").
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ import polars as pl
 from pitwall.analysis.boxstats import tukey_box
 from pitwall.analysis.pedals import brake_on_expr
 from pitwall.track import Track
+
+MIN_PASSES_FOR_SESSION_BEST: Final = 2
+"""Passes a corner needs before its session-best pass can be a reference: with one pass, the "reference" would
+be the pass itself."""
 
 GRADE_BANDS: Final = (("A", 2.0), ("B", 5.0), ("C", 10.0), ("D", 20.0))
 """(grade, upper bound of "percent slower than the reference"); anything slower is ``F``."""
@@ -285,7 +291,7 @@ REFERENCE_COLUMNS: Final[dict[str, pl.DataType]] = {
     "ref_exit_speed_kph": pl.Float64(),
     "ref_brake_point_s_m": pl.Float64(),
 }
-"""A per-corner reference (gold standard): what :func:`corner_summary` compares passes with."""
+"""A per-corner reference (a model lap or a real reference lap): what :func:`corner_summary` compares passes with."""
 
 
 def reference_from_passes(passes: pl.LazyFrame) -> pl.LazyFrame:
@@ -311,13 +317,20 @@ def grade_expr(pct_slower: pl.Expr) -> pl.Expr:
 
 
 def corner_summary(
-    passes: pl.LazyFrame, track: Track, *, reference: pl.LazyFrame | None = None
+    passes: pl.LazyFrame,
+    track: Track,
+    *,
+    reference: pl.LazyFrame | None = None,
+    reference_label: str = "reference_lap",
 ) -> pl.LazyFrame:
     """Per corner: best pass, means over all passes, reference, delta and A–F grade.
 
     ``passes`` has :data:`PASS_COLUMNS` (from :func:`corner_passes`). ``reference`` has
-    :data:`REFERENCE_COLUMNS` (the gold standard); corners it lacks — or all corners, when it is ``None`` — are
-    compared with the session's best pass (``reference_source`` "gold" | "session_best").
+    :data:`REFERENCE_COLUMNS` (a physics-model lap, or a real lap chosen as the reference) and is reported as
+    ``reference_source`` = ``reference_label``; corners it lacks — or all corners, when it is ``None`` — are
+    compared with the session's best pass (``reference_source`` "session_best") when they have at least two
+    passes. A corner with a single pass and no reference has nothing to be graded against but itself:
+    ``reference_source`` "none", and reference, deltas and grade are null ("no reference", never an "A").
 
     Output per corner, in lap order: ``corner``, ``corner_name``, ``direction``, ``corner_idx``, ``n_passes``,
     ``best_lap``, ``best_time_s``, ``best_entry_speed_kph``, ``best_min_speed_kph``, ``best_exit_speed_kph``,
@@ -349,20 +362,29 @@ def corner_summary(
     )
     if reference is None:
         reference = pl.LazyFrame(schema=REFERENCE_COLUMNS)
-    gold = reference.select("corner", "ref_time_s", "ref_min_speed_kph")
+    given = reference.select("corner", "ref_time_s", "ref_min_speed_kph")
     names = corner_windows(track).lazy().select("corner", "corner_name", "direction")
-    has_gold = pl.col("ref_time_s").is_not_null()
+    has_reference = pl.col("ref_time_s").is_not_null()
+    own_best = pl.col("n_passes") >= MIN_PASSES_FOR_SESSION_BEST
     delta = pl.col("mean_time_s") - pl.col("ref_time_s")
     return (
         summary.join(names, on="corner", how="left")
-        .join(gold, on="corner", how="left")
+        .join(given, on="corner", how="left")
         .with_columns(
-            pl.when(has_gold)
-            .then(pl.lit("gold"))
-            .otherwise(pl.lit("session_best"))
+            pl.when(has_reference)
+            .then(pl.lit(reference_label))
+            .when(own_best)
+            .then(pl.lit("session_best"))
+            .otherwise(pl.lit("none"))
             .alias("reference_source"),
-            pl.col("ref_time_s").fill_null(pl.col("best_time_s")),
-            pl.col("ref_min_speed_kph").fill_null(pl.col("best_min_speed_kph")),
+            pl.when(has_reference | ~own_best)
+            .then(pl.col("ref_time_s"))
+            .otherwise(pl.col("best_time_s"))
+            .alias("ref_time_s"),
+            pl.when(has_reference | ~own_best)
+            .then(pl.col("ref_min_speed_kph"))
+            .otherwise(pl.col("best_min_speed_kph"))
+            .alias("ref_min_speed_kph"),
         )
         .with_columns(
             delta.alias("delta_to_reference_s"),

@@ -1,6 +1,6 @@
 """The session scorecard: an A–F grade per corner and overall (pure Polars).
 
-Corner grades come from :func:`pitwall.analysis.corners.corner_summary` (mean pass time vs the gold-standard
+Corner grades come from :func:`pitwall.analysis.corners.corner_summary` (mean pass time vs the physics-model
 reference, else vs the session's best pass). The overall grade is the mean of the corners' grade points
 (A = 4 … F = 0, :data:`pitwall.analysis.corners.GRADE_POINTS`) rounded to the nearest letter.
 """
@@ -45,7 +45,7 @@ def corner_scorecard(summary: pl.LazyFrame) -> pl.LazyFrame:
 
 def overall_grade(summary: pl.LazyFrame) -> pl.LazyFrame:
     """One row: ``grade`` (A–F), ``grade_points`` (mean, 0..4), ``n_corners``, ``time_lost_s`` (sum over corners
-    of mean pass time − reference, s), ``reference_source`` ("gold", "session_best" or "mixed").
+    of mean pass time − reference, s), ``reference_source`` ("model_lap", "reference_lap", "session_best", "none" or "mixed").
     Requires ``grade``, ``delta_to_reference_s``, ``reference_source``."""
     graded = summary.filter(pl.col("grade").is_not_null())
     points = _points_expr().mean()

@@ -60,7 +60,7 @@ from pitwall.api.deps import store_of
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import TukeyBox
 from pitwall.api.views import view_of
-from pitwall.formats.reference import load_gold_reference
+from pitwall.formats.reference import load_model_reference
 from pitwall.session_view import SessionView
 from pitwall.track import turn_label
 
@@ -138,19 +138,25 @@ def _prepared(state: State, session_id: str) -> Prepared:
 def _reference(prepared: Prepared, choice: str) -> tuple[pl.DataFrame | None, str | None]:
     if choice == "session_best":
         return None, None
-    gold = load_gold_reference(prepared.view.track.id)
-    return gold, (f"data/reference/{prepared.view.track.id}_gold.json" if gold is not None else None)
+    model = load_model_reference(prepared.view.track.id)
+    return model, (f"data/reference/{prepared.view.track.id}_model.json" if model is not None else None)
+
+
+MODEL_LAP: Final = "model_lap"
+"""``reference_source`` of corners graded against the track's physics-model lap (``data/reference``)."""
 
 
 def _summary(prepared: Prepared, reference: pl.DataFrame | None) -> pl.DataFrame:
     lazy_ref = reference.lazy() if reference is not None else None
-    return corner_summary(prepared.passes().lazy(), prepared.view.track, reference=lazy_ref).collect()
+    return corner_summary(
+        prepared.passes().lazy(), prepared.view.track, reference=lazy_ref, reference_label=MODEL_LAP
+    ).collect()
 
 
 ReferenceChoice = Annotated[
     Literal["auto", "session_best"],
     Parameter(
-        description="auto: the track's gold-standard lap when data/reference/<track>_gold.json exists, "
+        description="auto: the track's physics-model lap when data/reference/<track>_model.json exists, "
         "else each corner's best pass of the session; session_best: always the session best"
     ),
 ]
@@ -660,15 +666,15 @@ def _g_derived(prepared: Prepared) -> bool:
 @_session_get("corners", "sessionCorners")
 def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> CornersResponse:
     """Per-corner aggregates over the complete laps: best pass, averages over all passes, A–F grade and the delta
-    to the reference (the gold-standard lap of ``data/reference/<track>_gold.json`` when present — built from
+    to the reference (the physics-model lap of ``data/reference/<track>_model.json`` when present — built from
     the simulator's physics lap by ``python -m pipelines build-reference`` — else the session's best pass)."""
     prepared = _prepared(state, session_id)
-    gold, source = _reference(prepared, reference)
+    model, source = _reference(prepared, reference)
     return CornersResponse(
         session_id=session_id,
         track_id=prepared.view.track.id,
         reference_file=source,
-        corners=_rows(_summary(prepared, gold), CornerSummaryRow),
+        corners=_rows(_summary(prepared, model), CornerSummaryRow),
         passes=_rows(prepared.passes(), CornerPass),
     )
 
@@ -677,8 +683,8 @@ def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "a
 def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> Scorecard:
     """A–F grade per corner (mean pass time vs the reference, see ``/corners``) and an overall grade."""
     prepared = _prepared(state, session_id)
-    gold, source = _reference(prepared, reference)
-    summary = _summary(prepared, gold).lazy()
+    model, source = _reference(prepared, reference)
+    summary = _summary(prepared, model).lazy()
     overall = msgspec.convert(overall_grade(summary).collect().row(0, named=True), OverallGrade)
     graded = corner_scorecard(summary).collect()
     return Scorecard(

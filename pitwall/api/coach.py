@@ -383,8 +383,8 @@ def session_coaching(state: State, session_id: str) -> SessionCoaching:
     """Review one session with the pipelines the analysis routes use (404 unknown, 400 without a complete
     lap); the corner summary uses the same reference as ``GET /session/<sid>/corners`` (``auto``)."""
     prepared = _prepared(state, session_id)
-    gold, source = _reference(prepared, "auto")
-    summary = _summary(prepared, gold)
+    model, source = _reference(prepared, "auto")
+    summary = _summary(prepared, model)
     review = review_session(
         driving=prepared.driving,
         passes=prepared.passes(),

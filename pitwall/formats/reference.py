@@ -1,4 +1,4 @@
-"""Gold-standard reference laps: ``data/reference/<track id>_gold.json``, read as per-corner references.
+"""Physics-model reference laps: ``data/reference/<track id>_model.json``, read as per-corner references.
 
 The files are written by ``python -m pipelines build-reference``; each has a ``corners`` list with, per
 corner, ``corner``, ``time_s`` (s), ``entry_speed_kph``, ``min_speed_kph``, ``exit_speed_kph`` (km/h) and
@@ -18,7 +18,7 @@ from pitwall import DATA_DIR
 from pitwall.analysis.corners import REFERENCE_COLUMNS
 
 REFERENCE_DIR: Final = DATA_DIR / "reference"
-"""Gold-standard reference laps: ``<track id>_gold.json`` (written by ``python -m pipelines build-reference``)."""
+"""Physics-model reference laps: ``<track id>_model.json`` (written by ``python -m pipelines build-reference``)."""
 
 
 @lru_cache(maxsize=16)
@@ -38,11 +38,11 @@ def _read_reference(path: str, mtime_ns: int) -> pl.DataFrame:
     return pl.DataFrame(corners, schema=REFERENCE_COLUMNS)
 
 
-def load_gold_reference(track_id: str, directory: Path = REFERENCE_DIR) -> pl.DataFrame | None:
-    """The gold-standard per-corner reference of a track (``pitwall.analysis.corners.REFERENCE_COLUMNS``), or
-    ``None`` when ``<directory>/<track_id>_gold.json`` does not exist. A malformed file raises (it ships with
+def load_model_reference(track_id: str, directory: Path = REFERENCE_DIR) -> pl.DataFrame | None:
+    """The physics-model per-corner reference of a track (``pitwall.analysis.corners.REFERENCE_COLUMNS``), or
+    ``None`` when ``<directory>/<track_id>_model.json`` does not exist. A malformed file raises (it ships with
     the code: the API answers 500). Cached per file and modification time."""
-    path = directory / f"{track_id}_gold.json"
+    path = directory / f"{track_id}_model.json"
     if not path.is_file():
         return None
     return _read_reference(str(path), path.stat().st_mtime_ns)

@@ -134,7 +134,7 @@ def test_brake_point_from_deceleration_without_brake_channel() -> None:
     assert (row["brake_point_s_m"], row["brake_release_s_m"]) == (250.0, 320.0)
 
 
-def test_summary_grades_against_gold_and_session_best() -> None:
+def test_summary_grades_against_a_reference_and_session_best() -> None:
     passes = corner_passes(drive([10.0, 12.0, 10.0]).lazy(), TRACK).collect()
     times = passes.filter(pl.col("corner") == "1")["corner_time_s"].to_list()
     gold = pl.LazyFrame(
@@ -152,16 +152,29 @@ def test_summary_grades_against_gold_and_session_best() -> None:
     assert (c1["corner"], c1["corner_name"], c1["direction"], c1["n_passes"]) == ("1", "First", "left", 3)
     assert c1["best_time_s"] == pytest.approx(min(times)) and c1["best_lap"] in (1, 3)
     assert c1["mean_time_s"] == pytest.approx(np.mean(times))
-    assert c1["reference_source"] == "gold" and c1["ref_min_speed_kph"] == 60.0
+    assert c1["reference_source"] == "reference_lap" and c1["ref_min_speed_kph"] == 60.0
     assert c1["pct_slower"] == pytest.approx(4.0)
     assert c1["delta_to_reference_s"] == pytest.approx(np.mean(times) * (1 - 1 / 1.04))
     assert c1["grade"] == "B"
-    # corner 2 has no gold entry: graded against its own best pass (identical passes → 0 % → A)
+    # corner 2 has no reference entry: graded against its own best pass (identical passes → 0 % → A)
     assert (
         c2["reference_source"] == "session_best"
         and c2["grade"] == "A"
         and c2["delta_to_reference_s"] == pytest.approx(0)
     )
+
+
+def test_a_single_pass_is_never_graded_against_itself() -> None:
+    passes = corner_passes(drive([10.0]).lazy(), TRACK).collect()
+    summary = corner_summary(passes.lazy(), TRACK).collect()
+    assert summary.height >= 1 and (summary["n_passes"] == 1).all()
+    for row in summary.iter_rows(named=True):
+        assert row["reference_source"] == "none"
+        assert row["grade"] is None and row["ref_time_s"] is None and row["delta_to_reference_s"] is None
+    labelled = corner_summary(
+        passes.lazy(), TRACK, reference=reference_from_passes(passes.lazy()), reference_label="model_lap"
+    ).collect()
+    assert (labelled["reference_source"] == "model_lap").all() and (labelled["grade"] == "A").all()
 
 
 def test_reference_from_passes_takes_the_fastest_pass() -> None:

@@ -33,7 +33,7 @@ def summary(grades: Sequence[str | None], sources: list[str]) -> pl.LazyFrame:
 
 
 def test_corner_rows_carry_grade_points() -> None:
-    out = corner_scorecard(summary(["A", "F", None, "C"], ["gold"] * 4)).collect()
+    out = corner_scorecard(summary(["A", "F", None, "C"], ["model_lap"] * 4)).collect()
     assert out["corner"].to_list() == ["1", "2", "4"]
     assert out["grade_points"].to_list() == [4.0, 0.0, 2.0]
 
@@ -48,14 +48,14 @@ def test_corner_rows_carry_grade_points() -> None:
     ],
 )
 def test_overall_grade_rounds_the_mean_points(grades: list[str], letter: str, points: float) -> None:
-    out = overall_grade(summary(grades, ["gold"] * len(grades))).collect().row(0, named=True)
+    out = overall_grade(summary(grades, ["model_lap"] * len(grades))).collect().row(0, named=True)
     assert out["grade"] == letter and out["grade_points"] == pytest.approx(points)
-    assert out["n_corners"] == len(grades) and out["reference_source"] == "gold"
+    assert out["n_corners"] == len(grades) and out["reference_source"] == "model_lap"
     assert out["time_lost_s"] == pytest.approx(sum(0.1 * (i + 1) for i in range(len(grades))))
 
 
 def test_overall_reference_source_mixed_and_empty() -> None:
     mixed = overall_grade(summary(["A", "B"], ["gold", "session_best"])).collect()
     assert mixed["reference_source"].to_list() == ["mixed"]
-    empty = overall_grade(summary([None], ["gold"])).collect().row(0, named=True)
+    empty = overall_grade(summary([None], ["model_lap"])).collect().row(0, named=True)
     assert empty["grade"] is None and empty["n_corners"] == 0

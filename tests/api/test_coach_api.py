@@ -149,7 +149,7 @@ def test_debrief_top_three_equal_the_corners_route(coach: tuple[TestClient[Lites
     assert [o["corner"] for o in body["opportunities"]] == [c["corner"] for c in expected]
     assert [o["gain_s"] for o in body["opportunities"]] == [c["delta_to_reference_s"] for c in expected]
     assert [o["rank"] for o in body["opportunities"]] == [1, 2, 3]
-    assert corners["reference_file"] == body["reference_file"] == "data/reference/sonoma_gold.json"
+    assert corners["reference_file"] == body["reference_file"] == "data/reference/sonoma_model.json"
     for opportunity in body["opportunities"]:
         label = f"T{opportunity['corner']}"
         assert (

@@ -2,7 +2,7 @@
 python-can virtual bus → CAN reader → live service → store), written out as a VBO with
 :func:`pitwall.formats.vbo_writer.write_vbo`. The bundled real recordings have at most one complete lap.
 
-The simulated lap is set a little slower than the gold-standard lap of ``data/reference/sonoma_gold.json``
+The simulated lap is set a little slower than the physics-model lap of ``data/reference/sonoma_model.json``
 (107.2 s), so every corner has time to gain against the reference; GPS noise makes the laps differ.
 """
 

@@ -103,7 +103,14 @@ def test_video_frames(client: TestClient[Litestar], app: Litestar, sid: str) -> 
         {"t_s": 0.04, "video_file": "VBOX0001.mp4", "video_t_ms": 40},
     ]
     body = client.post(f"/session/{sid}/video_frames", json={"frames": frames}).json()
-    assert body == {"session_id": sid, "appended": 2, "registered": [], "n_appended": 2, "saved": True}
+    assert body == {
+        "session_id": sid,
+        "appended": 2,
+        "registered": [],
+        "n_appended": 2,
+        "saved": True,
+        "created": False,
+    }
     stored = app.state.store.read_video_frames(sid)
     assert stored["video_t_ms"].to_list() == [0, 40] and stored["frame_no"].to_list() == [0, None]
     assert client.post(f"/session/{sid}/video_frames", json={"frames": []}).status_code == 400

@@ -4,6 +4,7 @@ on normally. Unrepaired, lap 2 would read 97.96 s (a fake record) or 131.96 s; r
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,45 @@ def test_a_clock_fault_makes_no_fake_lap(tmp_path: Path, backend: str, step_s: f
     lap2 = next(lap for lap in table["laps"] if lap["lap"] == 2)
     assert lap2["duration_s"] == pytest.approx(LAP2_S, abs=0.05)
     assert board[0]["lap_time_s"] == pytest.approx(LAP2_S, abs=0.05)
+
+
+def rescaled_clock(source: Path, target: Path, *, rows: range, factor: float) -> Path:
+    """``source`` with the time steps of ``[data]`` rows ``rows`` multiplied by ``factor`` (a logger clock
+    running fast over a stretch; positions and speeds untouched), later rows shifted to stay continuous."""
+    lines = source.read_text().split("\n")
+    first = lines.index("[data]") + 1
+    seconds_of = {}
+    for k in range(first, len(lines)):
+        fields = lines[k].split(" ")
+        if len(fields) >= 2:
+            h = float(fields[1])
+            seconds_of[k] = (h // 10_000) * 3600 + (h // 100 % 100) * 60 + h % 100
+    keys = sorted(seconds_of)
+    new = {keys[0]: seconds_of[keys[0]]}
+    for i, (a, b) in enumerate(itertools.pairwise(keys)):
+        step = seconds_of[b] - seconds_of[a]
+        new[b] = new[a] + (step * factor if i in rows else step)
+    for k, seconds in new.items():
+        fields = lines[k].split(" ")
+        hh, rest = divmod(seconds, 3600)
+        mm, ss = divmod(rest, 60)
+        fields[1] = f"{int(hh):02d}{int(mm):02d}{ss:06.3f}"
+        lines[k] = " ".join(fields)
+    target.write_text("\n".join(lines))
+    return target
+
+
+def test_a_lap_faster_than_its_distance_allows_is_never_a_record(tmp_path: Path) -> None:
+    """Lap 2 of Run04 with its clock running at double rate for most of the lap: the gate crossings say ~62 s
+    for 6.4 km, but the car never went faster than ~266 km/h, so no lap under ~87 s is possible."""
+    vbo = rescaled_clock(RUN04, tmp_path / "fast-clock.vbo", rows=range(3_600, 6_000), factor=0.5)
+    with TestClient(create_app(make_settings(tmp_path, "duckdb", import_roots=(tmp_path,)))) as client:
+        imported = client.post("/session/import", json={"vbo_path": str(vbo), "driver": "KO"})
+        assert imported.status_code == 200, imported.text
+        sid = imported.json()["session_id"]
+        laps = client.get(f"/session/{sid}").json()["laps"]
+        board = client.get("/leaderboard").json()["entries"]
+    lap2 = next(lap for lap in laps if lap["lap"] == 2)
+    assert lap2["duration_s"] < 70.0  # what the broken clock says
+    assert lap2["valid"] is False and "top speed" in lap2["reason"]
+    assert board == []

@@ -32,7 +32,9 @@ Lap numbers start at 1 with the out-lap, like logger lap counters. Kinds and val
 track crossings / boundaries), ``in`` (a lap ending with a pit-lane pass, or last crossing → end when the car
 has stopped, speed < 10 km/h at the end) or ``incomplete`` (recording ends while moving, and stints). Driving
 after a final pit-lane pass shorter than half a lap is pit/paddock time and no lap. Only ``flying`` laps can be
-valid; a flying lap whose distance deviates more than 10 % from the track length is invalid with the reason.
+valid; a flying lap whose distance deviates more than 10 % from the track length is invalid with the reason, and
+so is one shorter than the track length allows at the session's top speed (a clock fault can never make a
+record).
 """
 
 from __future__ import annotations
@@ -280,6 +282,13 @@ class _Fixes:
         )
 
 
+def _fastest_possible_s(length_m: float, speed_kph: FloatArray) -> float:
+    """The shortest time (s) a lap of ``length_m`` can take at the session's top speed (``0`` without speed):
+    no lap, however timed, can be faster — a shorter one comes from a clock fault."""
+    top = float(np.max(speed_kph)) if speed_kph.size else 0.0
+    return length_m / (top / 3.6) if top > 0 else 0.0
+
+
 def _lap_rows(
     fx: _Fixes, bounds: FloatArray, pit: npt.NDArray[np.bool_], method: str, length_m: float
 ) -> list[dict[str, object]]:
@@ -304,8 +313,14 @@ def _lap_rows(
         elif k < n:
             kind, reason = "flying", None
             off = abs(distance - length_m) / length_m
+            fastest_s = _fastest_possible_s(length_m, fx.speed_kph)
             if off > DISTANCE_TOLERANCE:
                 reason = f"distance {distance:.0f} m is {off:.0%} off the track length {length_m:.0f} m"
+            elif end - start < fastest_s:
+                reason = (
+                    f"{end - start:.3f} s is faster than the {length_m:.0f} m lap allows at the session's top speed "
+                    f"({fastest_s:.3f} s at {float(np.max(fx.speed_kph)):.0f} km/h): a clock fault, not a lap"
+                )
         elif fx.speed_kph[-1] < STOPPED_KPH:
             kind, reason = "in", "in-lap"
         else:

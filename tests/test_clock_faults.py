@@ -114,3 +114,30 @@ def test_a_lap_faster_than_its_distance_allows_is_never_a_record(tmp_path: Path)
     assert lap2["duration_s"] < 70.0  # what the broken clock says
     assert lap2["valid"] is False and "top speed" in lap2["reason"]
     assert board == []
+
+
+def test_a_stale_pre_lock_clock_is_dropped_not_a_12_hour_session(tmp_path: Path) -> None:
+    """Run04 preceded by 150 rows logged before GPS lock with a stale clock (12 h behind) and the receiver's
+    last known position: they are dropped and counted; the session is 416 s, not 12 h, its laps unchanged."""
+    lines = RUN04.read_text().split("\n")
+    first = lines.index("[data]") + 1
+    stale = []
+    for k in range(150):
+        fields = lines[first].split(" ")
+        h = float(fields[1])
+        seconds = (h // 10_000) * 3600 + (h // 100 % 100) * 60 + h % 100 - 12 * 3600 + k * 0.04
+        hh, rest = divmod(seconds, 3600)
+        mm, ss = divmod(rest, 60)
+        fields[1] = f"{int(hh):02d}{int(mm):02d}{ss:06.3f}"
+        stale.append(" ".join(fields))
+    vbo = tmp_path / "stale.vbo"
+    vbo.write_text("\n".join([*lines[:first], *stale, *lines[first:]]))
+    with TestClient(create_app(make_settings(tmp_path, "sqlite", import_roots=(tmp_path,)))) as client:
+        imported = client.post("/session/import", json={"vbo_path": str(vbo)})
+        assert imported.status_code == 200, imported.text
+        session = client.get(f"/session/{imported.json()['session_id']}").json()
+    assert session["session"]["meta"]["rows_dropped_prefix"] == 150
+    assert session["session"]["duration_s"] == pytest.approx(416.0, abs=1.0)
+    lap2 = next(lap for lap in session["laps"] if lap["lap"] == 2)
+    assert lap2["duration_s"] == pytest.approx(LAP2_S, abs=0.05)
+    assert max(lap["duration_s"] for lap in session["laps"]) < 200

@@ -142,6 +142,14 @@ _US: Final = 1_000_000
 _DAY_US: Final = 86_400 * _US
 _PREFIX_GAP_US: Final = 10 * _US
 """A row followed by a gap longer than this at the start of the data is an isolated pre-session row."""
+_STALE_PREFIX_FRACTION: Final = 0.1
+_STALE_PREFIX_MIN_ROWS: Final = 500
+_STALE_JUMP_US: Final = 300 * _US
+"""A clock jump of more than 5 minutes (either way) within the first
+``max(_STALE_PREFIX_MIN_ROWS, _STALE_PREFIX_FRACTION × rows)`` rows ends a stale pre-lock clock (the last
+session's time, kept until the receiver locks): the rows before it are dropped (counted in
+``rows_dropped_prefix``). Smaller or later jumps are clock faults, repaired on import
+(:mod:`pitwall.analysis.clock`)."""
 _GATE_HALF_WIDTH_M: Final = 15.0
 
 _TRAILING_COMMA_RE: Final = re.compile(rb",[ \t]*(?=\r?$)", re.MULTILINE)
@@ -738,6 +746,15 @@ def _build_telemetry(
     n_prefix = 0
     if not facts["first_row_locked"]:
         n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
+    # A stale clock before lock (the last session's time, then a jump to the real time): everything up to the
+    # last jump among the first rows is pre-lock too, whatever positions those rows carry.
+    row = pl.int_range(pl.len())
+    head = max(_STALE_PREFIX_MIN_ROWS, int(frame.height * _STALE_PREFIX_FRACTION))
+    stale_jump = (step.abs() > _STALE_JUMP_US).fill_null(False)
+    last_jump = frame.select(row.filter(stale_jump & (row < head)).max()).item()
+    if last_jump is not None and last_jump + 1 > n_prefix:
+        n_prefix = int(last_jump) + 1
+    if n_prefix:
         facts |= frame.select(**kept_facts(n_prefix)).row(0, named=True)
     n_duplicate = int(facts["duplicates"])
     kept = frame.lazy().slice(n_prefix) if n_prefix else frame.lazy()

@@ -29,7 +29,7 @@ from pitwall.analysis.track_match import detect_track
 from pitwall.formats.detect import read_recording
 from pitwall.formats.errors import ReadError
 from pitwall.formats.vbo import VboRecording
-from pitwall.learned_tracks import learn_track, learnt_track_id
+from pitwall.learned_tracks import gate_lap_marks, learn_track, learnt_track_id
 from pitwall.session_view import session_laps
 from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
@@ -271,10 +271,13 @@ def detect_session_track(recording: VboRecording, library: TrackSource | None) -
 
 
 def learn_session_track(recording: VboRecording, library: TrackSource | None) -> Track | None:
-    """A circuit learnt from a recording that the library does not know but that carries the logger's own lap
-    marks (:func:`pitwall.learned_tracks.learn_track`), added to the library's user tracks (saved there) so
+    """A circuit learnt from a recording that the library does not know but that carries its own timing — the
+    logger's lap marks, else its own start/finish gate (:mod:`pitwall.learned_tracks`) — added to the library's user tracks (saved there) so
     the next session at the same place is detected; ``None`` without a library, marks or a closed lap."""
-    if library is None or len(recording.lap_marks_s) < 2:
+    if library is None:
+        return None
+    marks = recording.lap_marks_s or gate_lap_marks(recording.telemetry, recording.gates)
+    if len(marks) < 2:
         return None
     named = recording.session_data.get("track", "").strip()
     fix = recording.telemetry.select("lat_deg", "lon_deg").drop_nulls()
@@ -283,7 +286,7 @@ def learn_session_track(recording: VboRecording, library: TrackSource | None) ->
     name = named or f"Circuit at {fix['lat_deg'][0]:.4f}, {fix['lon_deg'][0]:.4f}"
     track = learn_track(
         recording.telemetry,
-        recording.lap_marks_s,
+        marks,
         track_id=learnt_track_id(name, [t.id for t in library.tracks]),
         name=name,
         source_file=recording.path.name,

@@ -1,7 +1,8 @@
-"""Circuits that are not in the library, learnt from a recording that carries the logger's own lap markers.
+"""Circuits that are not in the library, learnt from a recording that carries its own timing: the logger's lap
+markers (:attr:`~pitwall.formats.vbo.VboRecording.lap_marks_s`), else the crossings of the file's own
+start/finish gate (VBO ``[laptiming]``, :func:`gate_lap_marks`).
 
-The centre line is the GPS path of the recording's fastest complete lap between two consecutive lap marks
-(:attr:`~pitwall.formats.vbo.VboRecording.lap_marks_s`), thinned to one vertex per :data:`VERTEX_SPACING_M`
+The centre line is the GPS path of the recording's fastest complete lap between two consecutive lap marks, thinned to one vertex per :data:`VERTEX_SPACING_M`
 and smoothed by the library's periodic spline (:func:`pitwall.trackbuild.centre_line`); the start/finish line
 is where the logger started that lap; three equal sectors; corners numbered from the curvature. A lap that does
 not come back within :data:`MAX_CLOSING_GAP_M` of where it started is not a loop and teaches nothing.
@@ -23,7 +24,8 @@ import numpy as np
 import polars as pl
 
 from pitwall.analysis.geo import haversine_m, to_local_xy
-from pitwall.track import Track
+from pitwall.analysis.laps import drop_close_crossings, lap_crossings
+from pitwall.track import Gate, Track
 from pitwall.trackbuild import CURVATURE_NAMES, centre_line, equal_sectors, timing_gates
 
 MIN_LAP_S: Final = 20.0
@@ -79,6 +81,26 @@ def learn_track(
         corner_names_source=CURVATURE_NAMES,
         extra={"sector_names": sector_names, "learnt": True},
     )
+
+
+def gate_lap_marks(telemetry: pl.DataFrame, gates: Sequence[Gate]) -> list[float]:
+    """Lap marks (s) from the file's own start/finish gate (a VBO ``[laptiming]`` start line): the times the
+    path crosses the first start gate it crosses at all, at least :data:`MIN_LAP_S` apart. Requires ``t_s``,
+    ``lat_deg``, ``lon_deg`` (``heading_deg`` used when present)."""
+    fixes = telemetry.drop_nulls(["t_s", "lat_deg", "lon_deg"])
+    if fixes.height < 2:
+        return []
+    heading = (
+        fixes["heading_deg"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        if "heading_deg" in fixes.columns
+        else None
+    )
+    t, lat, lon = (fixes[c].cast(pl.Float64).to_numpy() for c in ("t_s", "lat_deg", "lon_deg"))
+    for gate in (g for g in gates if g.kind == "start_finish"):
+        times = drop_close_crossings(lap_crossings(t, lat, lon, heading, gate), MIN_LAP_S)
+        if times.size:
+            return [float(v) for v in times]
+    return []
 
 
 def learnt_track_id(name: str, taken: Sequence[str]) -> str:

@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from pitwall.api.app import create_app
 from pitwall.formats.track import TrackLibrary, load_track
-from tests.api.conftest import BACKENDS, RACECAPTURE, RACECHRONO_LAP9, RACECHRONO_LAP13, make_settings
+from tests.api.conftest import BACKENDS, RACECAPTURE, RACECHRONO_LAP9, RACECHRONO_LAP13, RUN04, make_settings
 from tests.formats.test_logger_formats import RACECAPTURE_LAPS_MIN, RACECHRONO_LAP_S
 
 
@@ -115,3 +115,33 @@ def test_the_track_cli_lists_renames_and_refuses_bundled_tracks(tmp_path: Path) 
     assert main(["track", "--db", str(db), "rename", "sonoma", "x"]) == 1
     assert main(["track", "--db", str(db), "move-start", "tianma", "0.0", "0.0"]) == 1
     assert main(["track", "--db", str(db), "list"]) == 0
+
+
+def test_an_unknown_circuit_with_its_own_gate_is_learnt_and_its_laps_stored(tmp_path: Path) -> None:
+    """Road America Run04 against a library without Road America: the file's [laptiming] gate times the laps
+    (lap 2 = 114.96 s by the gate, 115.0 s by the ECU counter), the circuit is learnt from lap 2, the laps are
+    stored and on the leaderboard, and sectors use the learnt track, not the active one (Sonoma)."""
+    library = tmp_path / "library"
+    library.mkdir()
+    for path in TrackLibrary().directory.glob("*.json"):
+        if not path.name.startswith("road-america"):
+            (library / path.name).write_bytes(path.read_bytes())
+    settings = make_settings(tmp_path, "duckdb", tracks_dir=library)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/session/import", json={"vbo_path": str(RUN04)})
+        assert response.status_code == 200, response.text
+        session_id = response.json()["session_id"]
+        session = client.get(f"/session/{session_id}").json()
+        table = client.get(f"/session/{session_id}/lap_time_table").json()
+        board = client.get("/leaderboard").json()["entries"]
+    track_id = session["session"]["track_id"]
+    assert track_id.startswith("circuit-at-") and track_id != "sonoma"
+    lap2 = next(lap for lap in session["laps"] if lap["lap"] == 2)
+    assert (
+        lap2["kind"] == "flying" and lap2["valid"] and lap2["duration_s"] == pytest.approx(114.96, abs=0.05)
+    )
+    assert board and board[0]["lap_time_s"] == pytest.approx(114.96, abs=0.05)
+    learnt = load_track(settings.user_tracks_path / f"{track_id}.json")
+    assert 6300 < learnt.length_m < 6600  # Road America is 6.5 km
+    best = next(lap for lap in table["laps"] if lap["is_best"])
+    assert sum(s["time_s"] for s in best["sectors"]) == pytest.approx(best["lap_time_s"], abs=0.01)

@@ -36,6 +36,7 @@ from pitwall.analysis.laps import add_lap_column, add_lap_distance, gps_usable, 
 from pitwall.analysis.position import add_track_position
 from pitwall.store.base import SessionRow, Store
 from pitwall.track import Gate, Track
+from pitwall.trackbuild import with_file_splits
 
 
 class TrackLookup(Protocol):
@@ -157,7 +158,7 @@ class SessionView:
         session_id = row.session_id
         if frames.height == 0:
             raise NoTelemetry(session_id, "the session has no telemetry rows")
-        track = _track_for(row, track_library, active_track)
+        track = with_file_splits(_track_for(row, track_library, active_track), gates_from_meta(row.meta))
         positioned = add_track_position(frames.sort("t_s").lazy(), track).collect()
         laps = session_laps(positioned, track, row.meta)
         if not _gps_usable(positioned) and positioned["distance_m"].null_count() < positioned.height:

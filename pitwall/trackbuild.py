@@ -10,15 +10,17 @@ plane and is resampled every ≤ :data:`SPACING_M` metres of arc length from the
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 from itertools import pairwise
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 from scipy.interpolate import splev, splprep
 
 from pitwall.analysis.curvature import closed_curvature_1pm, detect_corners
 from pitwall.analysis.geo import FloatArray, bearing_deg, from_local_xy, to_local_xy
-from pitwall.track import Corner, Gate, ReferenceLine
+from pitwall.track import Corner, Gate, ReferenceLine, Track
 
 SPACING_M = 4.0
 """Maximum spacing of the resampled reference line (metres)."""
@@ -112,3 +114,34 @@ def timing_gates(
         for end, name in zip(sector_ends, gate_names(sector_names), strict=True)
     )
     return start, splits
+
+
+SPLIT_ON_TRACK_M: Final = 50.0
+"""A file's split line counts for a track when its centre lies within this distance (m) of the centre line."""
+
+
+def with_file_splits(track: Track, gates: Sequence[Gate]) -> Track:
+    """``track`` with its sectors ended at the file's own split lines (``kind == "split"`` gates, e.g. VBO
+    ``[laptiming]`` ``Split`` lines) that lie on it: each line's centre is placed on the centre line (``s_m`` of
+    the nearest point) and the last sector ends at the start/finish line. Unchanged when the file has no split
+    line on this track (lines of another circuit, more than :data:`SPLIT_ON_TRACK_M` away, are ignored)."""
+    line = track.reference_line
+    ends: list[tuple[float, Gate]] = []
+    for gate in gates:
+        if gate.kind != "split":
+            continue
+        lat, lon = (gate.lat1_deg + gate.lat2_deg) / 2, (gate.lon1_deg + gate.lon2_deg) / 2
+        x, y = to_local_xy(line.lat_deg, line.lon_deg, lat, lon)
+        k = int(np.argmin(np.hypot(x, y)))
+        if float(np.hypot(x[k], y[k])) <= SPLIT_ON_TRACK_M and 0.0 < float(line.s_m[k]) < track.length_m:
+            ends.append((float(line.s_m[k]), gate))
+    if not ends:
+        return track
+    ends.sort(key=lambda end: end[0])
+    names = tuple(f"S{i + 1}" for i in range(len(ends) + 1))
+    return replace(
+        track,
+        sector_ends_m=(*(s for s, _ in ends), track.length_m),
+        sector_gates=(*(g for _, g in ends), track.start_finish),
+        extra={**track.extra, "sector_names": names, "sector_source": "file split lines"},
+    )

@@ -145,3 +145,51 @@ def test_an_unknown_circuit_with_its_own_gate_is_learnt_and_its_laps_stored(tmp_
     assert 6300 < learnt.length_m < 6600  # Road America is 6.5 km
     best = next(lap for lap in table["laps"] if lap["is_best"])
     assert sum(s["time_s"] for s in best["sectors"]) == pytest.approx(best["lap_time_s"], abs=0.01)
+
+
+def test_sectors_are_timed_on_the_files_own_split_lines(tmp_path: Path) -> None:
+    """Run04 with two ``Split`` lines added to its ``[laptiming]`` section (at 1.5 km and 4.0 km of Road America):
+    the lap-time table's sectors end there instead of at the library's equal thirds, and S1 equals the time from
+    the start line to the split line's own crossing."""
+    import numpy as np
+
+    from pitwall.analysis.laps import lap_crossings
+    from pitwall.formats.vbo import parse_vbo
+
+    road_america = TrackLibrary().get("road-america")
+    ref = road_america.reference_line
+
+    def vbo_line(name: str, s_m: float) -> str:
+        """A VBO split line as the Run04 logger writes its start line: two points a few metres apart on the
+        path, the later one first (longitude first, minutes, west positive); the reader draws the timing line
+        across them."""
+        k = int(np.searchsorted(ref.s_m, s_m))
+        a = (float(ref.lat_deg[k]), float(ref.lon_deg[k]))
+        b = (float(ref.lat_deg[k + 1]), float(ref.lon_deg[k + 1]))
+        return f"Split        {-b[1] * 60:+.6f} {b[0] * 60:+.6f} {-a[1] * 60:+.6f} {a[0] * 60:+.6f} ¬ {name}"
+
+    lines = RUN04.read_text().split("\n")
+    at = lines.index("[laptiming]") + 2
+    extra = [vbo_line("S1", 1500.0), vbo_line("S2", 4000.0)]
+    vbo = tmp_path / "roots" / "run04-splits.vbo"
+    settings = make_settings(tmp_path, "sqlite")
+    vbo.write_text("\n".join([*lines[:at], *extra, *lines[at:]]))
+    recording = parse_vbo(vbo.read_bytes(), name=str(vbo))
+    assert [g.kind for g in recording.gates] == ["start_finish", "split", "split"]
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/session/import", json={"vbo_path": str(vbo)})
+        assert response.status_code == 200, response.text
+        session_id = response.json()["session_id"]
+        table = client.get(f"/session/{session_id}/lap_time_table").json()
+        laps = client.get(f"/session/{session_id}").json()["laps"]
+    lap2 = next(lap for lap in laps if lap["lap"] == 2)
+    row = next(lap for lap in table["laps"] if lap["lap_number"] == 2)
+    t = recording.telemetry
+    fixes = [t[c].to_numpy() for c in ("t_s", "lat_deg", "lon_deg")]
+    crossing = lap_crossings(*fixes, t["heading_deg"].to_numpy(), recording.gates[1])
+    s1_end = float(crossing[(crossing > lap2["t_start_s"]) & (crossing < lap2["t_end_s"])][0])
+    assert row["sectors"][0]["time_s"] == pytest.approx(s1_end - lap2["t_start_s"], abs=0.05)
+    equal_thirds = road_america.length_m / 3
+    assert abs(1500.0 - equal_thirds) > 500  # the file's split is far from the library's
+    assert sum(s["time_s"] for s in row["sectors"]) == pytest.approx(row["lap_time_s"], abs=0.01)
+    assert np.isfinite(row["sectors"][2]["time_s"])

@@ -2,7 +2,7 @@
 parses any supported file into the canonical recording (:class:`~pitwall.formats.vbo.VboRecording`).
 
 Supported: Racelogic VBO (space, comma and quoted variants, DriftBox, RaceBox…), RaceChrono CSV v3,
-RaceCapture ``.log``. Anything else is refused with ``unsupported format (looks like …)`` naming the file.
+RaceCapture ``.log``, GPX 1.0/1.1 tracks with time. Anything else is refused with ``unsupported format (looks like …)`` naming the file.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from pitwall.formats.errors import ReadError
+from pitwall.formats.gpx import looks_like_gpx, parse_gpx
 from pitwall.formats.racecapture import looks_like_racecapture, parse_racecapture
 from pitwall.formats.racechrono import looks_like_racechrono, parse_racechrono
 from pitwall.formats.vbo import VboRecording, parse_vbo
@@ -27,6 +28,7 @@ Parser = Callable[..., VboRecording]
 FORMATS: Final[tuple[tuple[str, Callable[[bytes], bool], Parser], ...]] = (
     ("racechrono", looks_like_racechrono, parse_racechrono),
     ("racecapture", looks_like_racecapture, parse_racecapture),
+    ("gpx", looks_like_gpx, parse_gpx),
     ("vbo", lambda head: _VBO_SECTION.search(head) is not None, parse_vbo),
 )
 """(name, detector on the first :data:`HEAD_BYTES`, parser) in the order they are tried."""
@@ -52,7 +54,7 @@ def describe(head: bytes) -> str:
     if stripped[:1] in (b"{", b"["):
         return "JSON"
     if stripped.startswith(b"<"):
-        return "XML" if b"<gpx" not in stripped[:2048] else "GPX (not supported yet)"
+        return "XML (not GPX)"
     first = stripped.split(b"\n", 1)[0][:80].decode("utf-8", errors="replace").strip()
     kind = "a CSV file of unknown layout" if b"," in stripped[:4096] else "a text file"
     return f"{kind} starting {first!r}"

@@ -34,7 +34,7 @@ def test_detection_is_by_content_not_extension(path: Path, name: str, tmp_path: 
         (b"PK\x03\x04\x14\x00rest", "a zip archive"),
         (b"\x00\x01binary", "binary data"),
         (b'{"laps": []}', "JSON"),
-        (b"<?xml version='1.0'?><gpx version='1.1'></gpx>", "GPX"),
+        (b"<?xml version='1.0'?><kml><Document/></kml>", "XML (not GPX)"),
         (b"a,b,c\n1,2,3\n", "a CSV file of unknown layout starting 'a,b,c'"),
     ],
 )
@@ -82,3 +82,36 @@ def test_racechrono_header_damage_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ReadError) as caught:
         read_recording("\n".join(lines).encode(), name="bad.csv")
     assert "bad.csv:12" in str(caught.value)
+
+
+GPX = RUN04.parent / "sloth-at-lemans.gpx"
+
+
+def test_gpx_track_points_with_time() -> None:
+    """gpxpy's "sloth at Le Mans" test file (GPX 1.0): 17 timed points round the Circuit de la Sarthe."""
+    rec = read_recording(GPX.read_bytes(), name=str(GPX))
+    t = rec.telemetry
+    assert rec.source_format == "gpx" and t.height == 17
+    assert rec.session_data == {"device": "GPSBabel - http://www.gpsbabel.org", "track": "SlothLeMans"}
+    assert (t["lat_deg"][0], t["lon_deg"][0]) == (47.951649874, 0.206558027)
+    assert t["t_s"][-1] == pytest.approx(86_420.0)  # 2013-06-25T18:06:40Z → 2013-06-26T18:07:00Z
+    assert 12_500 < t["distance_m"][-1] < 13_700  # the 13.6 km circuit, corners cut by 17 points
+    assert t["speed_kph"].null_count() == t.height  # no speed logged: null, not 0
+
+
+@pytest.mark.parametrize(
+    ("xml", "reason"),
+    [
+        (b"<gpx><trk><trkseg><trkpt lat='1' lon='2'/></trkseg></trk></gpx>", "track point 1 has no <time>"),
+        (b"<gpx><trk><trkseg></trkseg></trk></gpx>", "no track points"),
+        (b"<gpx><trk>", "not well-formed GPX"),
+        (
+            b"<?xml version='1.0'?><!DOCTYPE gpx [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;'>]><gpx>&b;</gpx>",
+            "not well-formed GPX",
+        ),
+    ],
+)
+def test_bad_gpx_is_refused_with_the_reason(xml: bytes, reason: str) -> None:
+    with pytest.raises(ReadError) as caught:
+        read_recording(xml, name="bad.gpx")
+    assert reason in str(caught.value)

@@ -14,11 +14,6 @@ from pitwall.api.schemas import CanStatus, Health, SimulatorStatus, iso_utc
 from pitwall.store.base import Store
 
 
-def _active_session_id(store: Store) -> str | None:
-    active = store.list_sessions(limit=1, active_only=True)
-    return str(active["session_id"][0]) if active.height else None
-
-
 def _can_status(live: Any) -> CanStatus | None:
     if live is None:
         return None
@@ -57,7 +52,7 @@ def health(state: State) -> Health:
         coach=state.get("coach_engine"),
         track=None if track is None else track.name,
         duckdb=store is not None,
-        active_session_id=None if store is None else _active_session_id(store),
+        active_session_id=None if store is None else store.active_session_id(),
         can=_can_status(live_of(state)),
         timestamp=iso_utc(datetime.now(UTC).replace(microsecond=0)),
         simulator=_simulator_status(state),

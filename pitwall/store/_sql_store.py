@@ -181,6 +181,8 @@ class SqlStore(ABC):
         self.path = str(path)
         self._writer = writer
         self._lock = threading.Lock()
+        self._sessions_version = 0  # bumped after every committed write (see active_session_id)
+        self._active: tuple[int, str | None] | None = None  # (version, answer) of active_session_id
         migrate(self._write)
 
     @abstractmethod
@@ -199,6 +201,9 @@ class SqlStore(ABC):
             try:
                 yield db
                 db.commit()
+                self._sessions_version += (
+                    1  # after the commit: a reader memoising meanwhile re-reads next time
+                )
             except BaseException:
                 with suppress(Exception):  # the original error matters, not a failed rollback
                     db.rollback()
@@ -267,6 +272,16 @@ class SqlStore(ABC):
     def get_session(self, session_id: str) -> SessionRow:
         with self._read() as db:
             return self._session(db, session_id)
+
+    def active_session_id(self) -> str | None:
+        """The newest session without ``ended_at`` (``None`` when there is none), memoised until the next write
+        in this process (the server is the database's only writer while it runs): ``/health`` asks on every
+        call and must not query each time."""
+        version = self._sessions_version
+        if self._active is None or self._active[0] != version:
+            active = self.list_sessions(limit=1, active_only=True)
+            self._active = (version, str(active["session_id"][0]) if active.height else None)
+        return self._active[1]
 
     def list_sessions(self, *, limit: int = 50, active_only: bool = False) -> pl.DataFrame:
         """Sessions newest first (``started_at``) with derived columns:

@@ -107,6 +107,9 @@ class Store(Protocol):
     def list_sessions(self, *, limit: int = 50, active_only: bool = False) -> pl.DataFrame:
         """Sessions newest first with derived ``lap_count`` and ``best_lap_s`` (null when no laps)."""
 
+    def active_session_id(self) -> str | None:
+        """The newest session without ``ended_at`` (``None``: none), without a query when nothing changed."""
+
     def end_session(self, session_id: str, *, at: datetime | None = None) -> SessionRow:
         """Stamp ``ended_at`` (once; later calls keep the first stamp). :class:`UnknownSession` if absent."""
 

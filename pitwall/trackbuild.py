@@ -16,7 +16,6 @@ from itertools import pairwise
 from typing import Final, Literal
 
 import numpy as np
-from scipy.interpolate import splev, splprep
 
 from pitwall.analysis.curvature import closed_curvature_1pm, detect_corners
 from pitwall.analysis.geo import FloatArray, bearing_deg, from_local_xy, to_local_xy
@@ -47,6 +46,8 @@ def resample_closed(
     """
     xc, yc = np.r_[x, x[0]], np.r_[y, y[0]]
     u = np.r_[0.0, np.cumsum(np.hypot(np.diff(xc), np.diff(yc)))]
+    from scipy.interpolate import splev, splprep  # loaded only when a circuit is built, not by every import
+
     tck, _ = splprep([xc, yc], u=u, per=1, s=0, k=3)
     u_dense = np.linspace(0.0, u[-1], math.ceil(u[-1] / DENSE_STEP_M) + 1)
     xd, yd = (np.asarray(v, dtype=np.float64) for v in splev(u_dense, tck))

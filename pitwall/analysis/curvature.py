@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 from pitwall.analysis.geo import to_local_xy
 from pitwall.track import Corner, ReferenceLine, Straight
@@ -115,6 +114,8 @@ def detect_corners(
 
 def _split_at_valleys(mag: FloatArray, lo: int, hi: int, ratio: float) -> list[tuple[int, int, int]]:
     """Split the run ``mag[lo:hi]`` into ``(first, last, apex)`` spans at deep valleys between peaks."""
+    from scipy.signal import find_peaks  # scipy.signal costs ~0.4 s to import: only when corners are detected
+
     run = mag[lo:hi]
     peaks = find_peaks(np.r_[0.0, run, 0.0])[0] - 1  # zero padding lets a peak sit on the run's edge
     spans: list[tuple[int, int, int]] = []

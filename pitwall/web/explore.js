@@ -1,5 +1,10 @@
 // Explore: the session's export.parquet (telemetry) and its lap table in DuckDB-wasm, in the browser.
+// DuckDB-wasm 1.29 reads parquet through an extension it would fetch from extensions.duckdb.org, which the
+// paddock cannot reach: the vendored parquet-wasm decodes the export into Arrow instead, and DuckDB-wasm takes
+// Arrow natively. The lap table goes in as plain SQL values (no JSON extension either).
 import { api, el, withToken } from "/app/app.js";
+
+const PARQUET = `${location.origin}/app/vendor/parquet`;
 
 const VENDOR = `${location.origin}/app/vendor/duckdb`;
 const BUNDLES = {
@@ -32,6 +37,15 @@ async function database() {
   return dbPromise;
 }
 
+/** `CREATE TABLE laps AS VALUES …` from the lap-time table's rows (scalar fields only). */
+function lapsTable(rows) {
+  const columns = Object.keys(rows[0] || { lap: null }).filter((k) => rows.every((r) => r[k] === null || typeof r[k] !== "object"));
+  const literal = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : `${v}::DOUBLE`) : typeof v === "boolean" ? String(v).toUpperCase() : `'${String(v).replaceAll("'", "''")}'`);
+  const values = rows.length ? rows.map((r) => `(${columns.map((c) => literal(r[c])).join(", ")})`).join(", ") : `(${columns.map(() => "NULL").join(", ")})`;
+  const names = columns.map((c) => `"${c}"`).join(", ");
+  return `CREATE TABLE laps AS SELECT * FROM (VALUES ${values}) AS t(${names})${rows.length ? "" : " WHERE false"}`;
+}
+
 function resultTable(result) {
   const columns = result.schema.fields.map((f) => f.name);
   const rows = result.toArray().map((row) => row.toJSON());
@@ -61,11 +75,13 @@ export async function explore(main, sid) {
     api(`${base}/lap_time_table`),
   ]);
   const conn = await db.connect();
-  const name = `${sid}.parquet`;
-  await db.registerFileBuffer(name, new Uint8Array(parquet));
-  await db.registerFileText(`${sid}-laps.json`, JSON.stringify(laps.laps));
-  await conn.query(`CREATE OR REPLACE TABLE telemetry AS SELECT * FROM read_parquet('${name}')`);
-  await conn.query(`CREATE OR REPLACE TABLE laps AS SELECT * FROM read_json_auto('${sid}-laps.json')`);
+  const parquetWasm = await import(`${PARQUET}/parquet_wasm.js`);
+  await parquetWasm.default(`${PARQUET}/parquet_wasm_bg.wasm`);
+  const arrow = parquetWasm.readParquet(new Uint8Array(parquet)).intoIPCStream();
+  await conn.query("DROP TABLE IF EXISTS telemetry");
+  await conn.insertArrowFromIPCStream(arrow, { name: "telemetry", create: true });
+  await conn.query("DROP TABLE IF EXISTS laps");
+  await conn.query(lapsTable(laps.laps));
   status.textContent = `tables: telemetry (export.parquet, ${(parquet.byteLength / 1024).toFixed(0)} KiB), laps (lap_time_table)`;
   main.dataset.ready = "1";
 

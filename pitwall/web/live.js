@@ -132,6 +132,7 @@ export async function live(main) {
   }
 
   function onFrame(frame) {
+    followCues(frame.session_id);
     frames += 1;
     lastFrameAt = performance.now();
     setStatus("live", "ok");
@@ -179,7 +180,18 @@ export async function live(main) {
   }
   open("/telemetry/stream", { message: onFrame, telemetry: onFrame });
   const showCue = (c) => { cue.className = ""; cue.textContent = c.text; };
-  open("/cues/stream", { message: showCue, cue: showCue });
+  // Cues belong to one session: follow the live session the frames come from (and the next one).
+  let cueSession = null;
+  let cueSource = null;
+  function followCues(sessionId) {
+    if (!sessionId || sessionId === cueSession) return;
+    cueSession = sessionId;
+    if (cueSource) {
+      cueSource.close();
+      sources.splice(sources.indexOf(cueSource), 1);
+    }
+    cueSource = open(`/cues/stream?session_id=${encodeURIComponent(sessionId)}`, { message: showCue, cue: showCue });
+  }
   const watchdog = setInterval(() => {
     if (performance.now() - lastFrameAt > NO_SOURCE_AFTER_MS && status.textContent !== "connection lost — reconnecting") {
       setStatus("no live source", "warn");

@@ -1,7 +1,7 @@
 // Pitwall service worker: the app shell is cached at install; every other GET the app makes (the sessions
 // the user opened, their charts and parquet, the DuckDB-wasm files) is fetched network-first and kept, so a
 // session opened once can be reviewed with no connection. Live streams are never cached.
-const CACHE = "pitwall-v1";
+const CACHE = "pitwall-v2";
 const SHELL = [
   "/",
   "/manifest.webmanifest",

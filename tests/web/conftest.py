@@ -7,6 +7,7 @@ page error, or a request that leaves the loopback server (the paddock has no int
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +117,12 @@ def page(request: pytest.FixtureRequest, browser: Browser, server: Server) -> It
     assert watch.outside == [], watch.outside
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Write ``docs/img/<name>-<phone|desktop>.png`` (the README shows them)."""
+def screenshot(page: Page, name: str) -> Path | None:
+    """With ``PITWALL_SCREENSHOTS=1`` in the environment, write ``docs/img/<name>-<phone|desktop>.png`` (the
+    README shows them: ``PITWALL_SCREENSHOTS=1 .venv/bin/python -m pytest tests/web`` regenerates them from the
+    real app); otherwise nothing, so a test run leaves the working tree clean."""
+    if os.environ.get("PITWALL_SCREENSHOTS") != "1":
+        return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{page.width_name}.png"  # type: ignore[attr-defined]
     page.screenshot(path=str(path), full_page=False)

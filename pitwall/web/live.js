@@ -85,6 +85,21 @@ function ggPlot() {
 }
 
 /** The Live page; returns the function that closes its streams. */
+/** Time (s) at distance ``d`` (m) along a [[distance, time], …] trace, linearly interpolated; null past its end. */
+function timeAtDistance(trace, d) {
+  if (!trace.length || d > trace[trace.length - 1][0]) return null;
+  let lo = 0;
+  let hi = trace.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (trace[mid][0] <= d) lo = mid;
+    else hi = mid;
+  }
+  const [d0, t0] = trace[lo];
+  const [d1, t1] = trace[hi];
+  return d1 > d0 ? t0 + ((d - d0) / (d1 - d0)) * (t1 - t0) : t0;
+}
+
 export async function live(main) {
   const spectator = isSpectator();
   const status = el("span", { id: "live-status", class: "pill warn" }, "connecting…");
@@ -101,7 +116,8 @@ export async function live(main) {
     el("div", { class: "grid" },
       gauge("live-speed", "speed", "km/h"), gauge("live-rpm", "rpm", "1/min"), gauge("live-gear", "gear", "#"),
       el("div", { class: "card" }, el("div", { class: "label" }, "lap (m:s)"), el("div", { class: "big", id: "lap-timer" }, "—"),
-        el("div", { class: "label" }, "last − best (s)"), el("div", { id: "lap-delta" }, "—"))),
+        el("div", { class: "label" }, "Δ best lap (s, at the same distance)"), el("div", { id: "lap-delta" }, "—"),
+        el("div", { class: "label" }, "last lap"), el("div", { id: "lap-last" }, "—"))),
     el("div", { class: "grid" },
       el("div", { class: "card" },
         el("div", { class: "label" }, "throttle (%)"), el("div", { class: "bar", id: "live-throttle" }, el("div")),
@@ -121,7 +137,9 @@ export async function live(main) {
     }
   }
 
-  const lapState = { start: null, startT: null, lastCross: null, best: null, last: null };
+  // The running delta of a lap timer: this lap's time at the distance covered so far minus the best lap's time
+  // at the same distance (interpolated along the best lap's distance→time trace; negative = ahead).
+  const lapState = { start: null, startT: null, lastCross: null, best: null, last: null, prev: null, dist: 0, trace: [], bestTrace: null };
   if (outline && outline.points.length) lapState.start = outline.points[0];
   let lastFrameAt = 0;
   let frames = 0;
@@ -150,15 +168,33 @@ export async function live(main) {
       if (lapState.lastCross === null || frame.t_s - lapState.lastCross > MIN_LAP_S) {
         if (lapState.startT !== null) {
           lapState.last = frame.t_s - lapState.startT;
-          lapState.best = lapState.best === null ? lapState.last : Math.min(lapState.best, lapState.last);
-          document.getElementById("lap-delta").textContent =
-            `${lapTime(lapState.last)} (${(lapState.last - lapState.best >= 0 ? "+" : "") + (lapState.last - lapState.best).toFixed(3)})`;
+          if (lapState.best === null || lapState.last < lapState.best) {
+            lapState.best = lapState.last;
+            lapState.bestTrace = lapState.trace;
+          }
+          document.getElementById("lap-last").textContent =
+            `${lapTime(lapState.last)} (best ${lapTime(lapState.best)})`;
         }
         lapState.startT = frame.t_s;
+        lapState.dist = 0;
+        lapState.trace = [];
       }
       lapState.lastCross = frame.t_s;
     }
     document.getElementById("lap-timer").textContent = lapState.startT === null ? "out lap" : lapTime(frame.t_s - lapState.startT);
+    if (lapState.startT !== null && frame.lat_deg !== null && frame.lon_deg !== null) {
+      if (lapState.prev) lapState.dist += metresBetween(frame, lapState.prev);
+      lapState.trace.push([lapState.dist, frame.t_s - lapState.startT]);
+      const ref = lapState.bestTrace && timeAtDistance(lapState.bestTrace, lapState.dist);
+      const delta = document.getElementById("lap-delta");
+      if (ref === null || ref === undefined) delta.textContent = "—";
+      else {
+        const d = frame.t_s - lapState.startT - ref;
+        delta.textContent = `${d >= 0 ? "+" : ""}${d.toFixed(2)}`;
+        delta.className = d > 0 ? "slower" : "faster";
+      }
+    }
+    if (frame.lat_deg !== null && frame.lon_deg !== null) lapState.prev = { lat_deg: frame.lat_deg, lon_deg: frame.lon_deg };
   }
 
   const sources = [];

@@ -54,7 +54,7 @@ class Watch:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("web") / "pitwall.duckdb"
-    with server_process(db, "--simulate") as (_, url):
+    with server_process(db, "--simulate", "--simulate-lap-seconds", "30") as (_, url):
         response = httpx.post(
             f"{url}/session/import",
             json={"vbo_path": str(RUN04), "driver": "Taha Bakir"},

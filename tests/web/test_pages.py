@@ -50,6 +50,29 @@ def test_live_page_moves_with_the_stream(page: Page, server: Server) -> None:
     screenshot(page, "live")
 
 
+def test_live_lap_timer_shows_the_running_delta_to_the_best_lap(browser: Browser, server: Server) -> None:
+    """The simulator laps in ~30 s: after the out-lap and one full lap there is a best lap, and from then on the
+    delta at the same distance is shown with its sign (a real lap timer's running delta, not last − best)."""
+    context, watch = _watched_context(browser, server, DESKTOP)
+    page = context.new_page()
+    _watch_page(page, watch)
+    page.goto("/#/live")
+    expect(page.locator("#live-status")).to_have_text("live", timeout=LOAD_MS)
+    page.wait_for_function(
+        "/^[+-]\\d+\\.\\d\\d$/.test(document.getElementById('lap-delta').textContent)", timeout=4 * LOAD_MS
+    )
+    first = page.locator("#lap-delta").inner_text()
+    page.wait_for_function(
+        f"document.getElementById('lap-delta').textContent !== {first!r}", timeout=LOAD_MS
+    )  # it runs with the car
+    assert (
+        abs(float(page.locator("#lap-delta").inner_text())) < 5.0
+    )  # the simulator laps within seconds of its best
+    expect(page.locator("#lap-last")).to_contain_text("best")
+    context.close()
+    assert watch.errors == [] and watch.outside == [], (watch.errors, watch.outside)
+
+
 def test_sessions_page_lists_the_api_numbers(page: Page, server: Server) -> None:
     listed = next(s for s in api(server, "/sessions")["sessions"] if s["session_id"] == server.session_id)
     page.goto("/#/sessions")

@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="import_roots",
         help="folder /session/import may read from; repeatable (default: data/ and the working dir)",
     )
+    p.add_argument(
+        "--upload-dir",
+        type=Path,
+        default=None,
+        help="folder the web app's uploads are written to; it must lie under an --import-root "
+        "(default: uploads/ in the first import root)",
+    )
+    p.add_argument(
+        "--user-tracks-dir",
+        type=Path,
+        default=None,
+        help="folder of circuits learnt from recordings (default: tracks/ beside the database)",
+    )
     setting("--can-channel", "CAN channel, e.g. /dev/ttyACM0 for live SLCAN")
     setting("--can-interface", "python-can interface (default virtual)")
     setting("--can-bitrate", "CAN bitrate (default 500000; 1000000 for the AiM MXP SmartyCam port)", type=int)
@@ -130,6 +143,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_level=args.log_level,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else defaults.cors_origins,
         trusted_proxies=tuple(args.trusted_proxies or ()),
+        upload_dir=_absolute(args.upload_dir) if args.upload_dir is not None else None,
+        user_tracks_dir=_absolute(args.user_tracks_dir) if args.user_tracks_dir is not None else None,
     )
 
 

@@ -29,7 +29,7 @@ export async function sessions(main) {
   const list = el("div", { class: "scroll" });
   const out = el("span", { id: "upload-status", class: "muted" });
   const progress = el("progress", { id: "upload-progress", max: "1", value: "0" });
-  const input = el("input", { type: "file", id: "upload-file", accept: ".vbo,.VBO" });
+  const input = el("input", { type: "file", id: "upload-file", accept: ".vbo,.VBO,.csv,.CSV,.log,.LOG,.gpx,.GPX" });
   async function reload() {
     const body = await api("/sessions?limit=200");
     list.replaceChildren(el("table", { id: "sessions-table" },

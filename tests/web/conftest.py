@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
-from pitwall import REPO_DIR
+from pitwall import DATA_DIR, REPO_DIR
 from pitwall.devserver import server_process
 from tests.api.conftest import RUN04
 
@@ -53,8 +53,11 @@ class Watch:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    db = tmp_path_factory.mktemp("web") / "pitwall.duckdb"
-    with server_process(db, "--simulate", "--simulate-lap-seconds", "30") as (_, url):
+    folder = tmp_path_factory.mktemp("web")
+    db = folder / "pitwall.duckdb"
+    uploads = folder / "uploads"
+    roots = ("--import-root", str(DATA_DIR), "--import-root", str(uploads), "--upload-dir", str(uploads))
+    with server_process(db, "--simulate", "--simulate-lap-seconds", "30", *roots) as (_, url):
         response = httpx.post(
             f"{url}/session/import",
             json={"vbo_path": str(RUN04), "driver": "Taha Bakir"},

@@ -10,7 +10,8 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.conftest import DESKTOP, Server, _watch_page, _watched_context, screenshot
+from tests.api.conftest import RACECHRONO_LAP13
+from tests.web.conftest import DESKTOP, PHONE, Server, _watch_page, _watched_context, screenshot
 
 LOAD_MS = 60_000  # generous: two cores shared by many processes; tests wait on page state, not on time
 
@@ -81,6 +82,43 @@ def test_sessions_page_lists_the_api_numbers(page: Page, server: Server) -> None
     expect(row.locator("td.laps")).to_have_text(str(listed["lap_count"]))
     expect(row.locator("td.best")).to_have_text(lap_time(listed["best_lap_s"]))
     expect(row).to_contain_text("Taha Bakir")
+
+
+def test_a_file_imported_from_the_device_appears_with_its_laps(browser: Browser, server: Server) -> None:
+    """Import from the device on the Sessions page: a RaceChrono CSV (its format found by content) goes up
+    with a progress bar and comes back as a session row with the logger's lap."""
+    context, watch = _watched_context(browser, server, PHONE)
+    page = context.new_page()
+    _watch_page(page, watch)
+    page.goto("/#/sessions")
+    expect(page.locator("#sessions-table")).to_be_visible(timeout=LOAD_MS)
+    page.set_input_files("#upload-file", str(RACECHRONO_LAP13))
+    page.click("#upload")
+    expect(page.locator("#upload-status")).to_contain_text("imported", timeout=LOAD_MS)
+    session_id = page.locator("#upload-status").inner_text().split()[1].rstrip(":")
+    assert page.locator("#upload-progress").get_attribute("value") in ("1", "1.0")
+    row = page.locator(f'#sessions-table tr[data-session="{session_id}"]')
+    expect(row).to_be_visible(timeout=LOAD_MS)
+    listed = next(s for s in api(server, "/sessions")["sessions"] if s["session_id"] == session_id)
+    expect(row.locator("td.best")).to_have_text(lap_time(listed["best_lap_s"]))
+    assert abs(listed["best_lap_s"] - 75.934) < 0.05  # RaceChrono's own lap 13
+    httpx.delete(f"{server.url}/session/{session_id}", timeout=60, trust_env=False)
+    context.close()
+    assert watch.errors == [] and watch.outside == [], (watch.errors, watch.outside)
+
+
+def test_a_spectator_link_opens_a_read_only_live_view(browser: Browser, server: Server) -> None:
+    issued = httpx.post(f"{server.url}/spectator/token", json={}, timeout=60, trust_env=False).json()
+    context, watch = _watched_context(browser, server, PHONE)
+    page = context.new_page()
+    _watch_page(page, watch)
+    page.goto(f"/?token={issued['token']}#/spectator")
+    expect(page.locator("h2")).to_have_text("Spectator", timeout=LOAD_MS)
+    expect(page.locator("#live-status")).to_have_text("live", timeout=LOAD_MS)
+    assert page.locator("#share").count() == 0  # read-only: no share button, no import, no delete
+    expect(page.get_by_text("spectator view (read-only)")).to_be_visible()
+    context.close()
+    assert watch.errors == [] and watch.outside == [], (watch.errors, watch.outside)
 
 
 def test_session_page_shows_the_api_laps_sectors_and_charts(page: Page, server: Server) -> None:

@@ -20,6 +20,19 @@ FAULT_ROW = 5_000  # t ≈ 200 s, inside lap 2 (135.2–250.2 s)
 LAP2_S = 114.96
 
 
+def seconds_of(hhmmss: str) -> float:
+    """A VBO time of day (``HHMMSS.sss``) in seconds."""
+    value = float(hhmmss)
+    return (value // 10_000) * 3600 + (value // 100 % 100) * 60 + value % 100
+
+
+def hhmmss_of(seconds: float) -> str:
+    """Seconds of the day as a VBO time (``HHMMSS.sss``)."""
+    h, rest = divmod(seconds, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{int(h):02d}{int(m):02d}{sec:06.3f}"
+
+
 def shifted_clock(source: Path, target: Path, *, from_row: int, step_s: float) -> Path:
     """``source`` with every time of ``[data]`` from row ``from_row`` on moved by ``step_s`` (HHMMSS.sss)."""
     lines = source.read_text().split("\n")
@@ -28,11 +41,7 @@ def shifted_clock(source: Path, target: Path, *, from_row: int, step_s: float) -
         fields = lines[k].split(" ")
         if len(fields) < 2:
             continue
-        hhmmss = float(fields[1])
-        seconds = (hhmmss // 10_000) * 3600 + (hhmmss // 100 % 100) * 60 + hhmmss % 100 + step_s
-        h, rest = divmod(seconds, 3600)
-        m, sec = divmod(rest, 60)
-        fields[1] = f"{int(h):02d}{int(m):02d}{sec:06.3f}"
+        fields[1] = hhmmss_of(seconds_of(fields[1]) + step_s)
         lines[k] = " ".join(fields)
     target.write_text("\n".join(lines))
     return target
@@ -79,22 +88,19 @@ def rescaled_clock(source: Path, target: Path, *, rows: range, factor: float) ->
     running fast over a stretch; positions and speeds untouched), later rows shifted to stay continuous."""
     lines = source.read_text().split("\n")
     first = lines.index("[data]") + 1
-    seconds_of = {}
+    logged: dict[int, float] = {}
     for k in range(first, len(lines)):
         fields = lines[k].split(" ")
         if len(fields) >= 2:
-            h = float(fields[1])
-            seconds_of[k] = (h // 10_000) * 3600 + (h // 100 % 100) * 60 + h % 100
-    keys = sorted(seconds_of)
-    new = {keys[0]: seconds_of[keys[0]]}
+            logged[k] = seconds_of(fields[1])
+    keys = sorted(logged)
+    new = {keys[0]: logged[keys[0]]}
     for i, (a, b) in enumerate(itertools.pairwise(keys)):
-        step = seconds_of[b] - seconds_of[a]
+        step = logged[b] - logged[a]
         new[b] = new[a] + (step * factor if i in rows else step)
     for k, seconds in new.items():
         fields = lines[k].split(" ")
-        hh, rest = divmod(seconds, 3600)
-        mm, ss = divmod(rest, 60)
-        fields[1] = f"{int(hh):02d}{int(mm):02d}{ss:06.3f}"
+        fields[1] = hhmmss_of(seconds)
         lines[k] = " ".join(fields)
     target.write_text("\n".join(lines))
     return target
@@ -124,11 +130,7 @@ def test_a_stale_pre_lock_clock_is_dropped_not_a_12_hour_session(tmp_path: Path)
     stale = []
     for k in range(150):
         fields = lines[first].split(" ")
-        h = float(fields[1])
-        seconds = (h // 10_000) * 3600 + (h // 100 % 100) * 60 + h % 100 - 12 * 3600 + k * 0.04
-        hh, rest = divmod(seconds, 3600)
-        mm, ss = divmod(rest, 60)
-        fields[1] = f"{int(hh):02d}{int(mm):02d}{ss:06.3f}"
+        fields[1] = hhmmss_of(seconds_of(fields[1]) - 12 * 3600 + k * 0.04)
         stale.append(" ".join(fields))
     vbo = tmp_path / "stale.vbo"
     vbo.write_text("\n".join([*lines[:first], *stale, *lines[first:]]))

@@ -7,9 +7,12 @@ worker; DuckDB-wasm on the exported parquet gives the API's row count and best l
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
+from pitwall.devserver import server_process
 from tests.api.conftest import RACECHRONO_LAP13
 from tests.web.conftest import DESKTOP, PHONE, Server, _watch_page, _watched_context, screenshot
 
@@ -176,3 +179,19 @@ def test_schema_docs_render_offline(page: Page, server: Server) -> None:
     page.goto("/schema")
     expect(page.get_by_text("Pitwall").first).to_be_visible(timeout=LOAD_MS)
     page.wait_for_selector("#redoc-container h1", timeout=LOAD_MS)
+
+
+def test_live_says_no_live_source_then_connection_lost(browser: Browser, tmp_path: Path) -> None:
+    """A server without a live source: the Live page says so instead of showing stale numbers; when the
+    server goes away it says the connection is lost and keeps reconnecting (no fake frames)."""
+    with server_process(tmp_path / "quiet.duckdb") as (proc, url):
+        context = browser.new_context(viewport=PHONE, base_url=url)  # type: ignore[arg-type]
+        page = context.new_page()
+        page.goto("/#/live")
+        expect(page.locator("#live-status")).to_have_text("no live source", timeout=LOAD_MS)
+        assert page.locator("main").get_attribute("data-frames") in (None, "0")
+        expect(page.locator("#live-speed")).to_have_text("—")
+        proc.terminate()
+        proc.wait(timeout=30)
+        expect(page.locator("#live-status")).to_have_text("connection lost — reconnecting", timeout=LOAD_MS)
+        context.close()

@@ -9,14 +9,10 @@ with app.setup:
 
     from pipelines.build_sample_db import SAMPLE_DB
     from pitwall import charts
-    from pitwall.analysis.corners import corner_passes, corner_summary
     from pitwall.analysis.delta import lap_traces
-    from pitwall.analysis.friction import add_derived_g
-    from pitwall.analysis.sectors import sector_splits
     from pitwall.coach.concepts import load_concepts
     from pitwall.coach.render import render_finding, render_markdown
-    from pitwall.coach.rules import review_session
-    from pitwall.formats.reference import load_model_reference
+    from pitwall.coach.review import review_view
     from pitwall.notebook_support import database_field, load_views, read_database
 
 
@@ -26,8 +22,8 @@ def _():
     # Coach review
 
     What the rule coach says about one session, beside the traces that made it say so. Every finding is
-    computed by `pitwall.coach.rules.review_session` from the analysis pipelines (corner passes and summary
-    against the physics-model lap when the track has one, sector splits, pedal states, laps) — the same
+    computed by `pitwall.coach.review.review_view` (`pitwall.coach.rules.review_session` over the analysis pipelines (corner passes and summary
+    against the physics-model lap when the track has one, sector splits, pedal states, laps)) — the same
     function behind `POST /coach/debrief` — and every sentence is rendered from the finding's numbers.
     """)
     return
@@ -75,23 +71,8 @@ def _(db_path, session_picker):
     view = load_views(db_path, [session_picker.value])[session_picker.value]
     complete = view.complete_laps()["lap"].to_list()
     mo.stop(not complete, mo.callout(mo.md("This session has no complete lap."), kind="warn"))
-    _telemetry = add_derived_g(view.telemetry).collect()
-    passes = corner_passes(_telemetry.lazy(), view.track).filter(pl.col("lap").is_in(complete)).collect()
-    _model = load_model_reference(view.track.id)
-    summary = corner_summary(
-        passes.lazy(), view.track, reference=None if _model is None else _model.lazy()
-    ).collect()
     concepts = load_concepts()
-    review = review_session(
-        driving=_telemetry.lazy().filter(pl.col("lap").is_in(complete)),
-        passes=passes,
-        summary=summary,
-        splits=sector_splits(view.telemetry, view.laps.lazy(), view.track).collect(),
-        laps=view.laps,
-        track=view.track,
-        concepts=concepts,
-        telemetry=view.telemetry,
-    )
+    summary, review = review_view(view, concepts)
     return concepts, review, summary, view
 
 

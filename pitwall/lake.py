@@ -43,6 +43,8 @@ import polars as pl
 
 from pitwall.analysis.corners import corner_passes
 from pitwall.analysis.sectors import sector_splits
+from pitwall.coach.concepts import Concept, load_concepts
+from pitwall.coach.review import findings_frame, review_view
 from pitwall.formats.track import TRACKS_DIR, TrackLibrary
 from pitwall.session_view import SessionView, SessionViewError
 from pitwall.store._sql_store import _session_frame as session_frame
@@ -57,7 +59,7 @@ SESSIONS_FILE: Final = "sessions.parquet"
 RESULTS: Final = "results"
 SESSION_TABLES: Final = ("telemetry", "laps", "sectors", "corners")
 """Per-session files, ``<table>.parquet`` in each partition folder."""
-ANALYSIS_TABLES: Final = ("laps", "sectors", "corners")
+ANALYSIS_TABLES: Final = ("laps", "sectors", "corners", "findings")
 """Per-session tables ``analyze`` writes under ``results/<table>/<partition>/part.parquet``."""
 MANIFEST_FLUSH_S: Final = 5.0
 """During an export the manifest (and ``sessions.parquet``) is rewritten at most this often, and at the end: a
@@ -120,22 +122,33 @@ def _library(directory: str) -> TrackLibrary:
 def session_tables(
     row: SessionRow, telemetry: pl.DataFrame, *, tracks_dir: str = str(TRACKS_DIR)
 ) -> dict[str, pl.DataFrame]:
-    """Laps, sectors and corner passes of one session (telemetry: canonical columns, any order).
+    """Laps, sectors, corner passes and coach findings of one session (telemetry: canonical columns, any
+    order).
 
     The track is the library entry of ``row.track_id`` (library at ``tracks_dir``); a session with no
-    telemetry or no known track raises :class:`~pitwall.session_view.SessionViewError`. ``sectors`` and
-    ``corners`` are empty frames when the session has no complete lap.
+    telemetry or no known track raises :class:`~pitwall.session_view.SessionViewError`. ``sectors``,
+    ``corners`` and ``findings`` are empty frames when the session has no complete lap. ``findings`` are the
+    coach's (:func:`pitwall.coach.review.review_view`, the same pipelines as the ``/coach`` routes), one row
+    each (:data:`pitwall.coach.review.FINDINGS_SCHEMA`).
     """
     view = SessionView.from_frames(row, telemetry, _library(tracks_dir), None)
     flying = view.complete_laps()["lap"].to_list()
     sectors = sector_splits(view.telemetry, view.laps.lazy(), view.track).collect()
     corners = corner_passes(view.telemetry, view.track).filter(pl.col("lap").is_in(flying)).collect()
+    findings = findings_frame(review_view(view, _concepts())[1].findings) if flying else findings_frame([])
     stamp = pl.lit(row.session_id).alias("session_id")
     return {
         "laps": view.laps.with_columns(stamp).select("session_id", pl.exclude("session_id")),
         "sectors": sectors.select(stamp, pl.all()),
         "corners": corners.select(stamp, pl.all()),
+        "findings": findings.select(stamp, pl.all()),
     }
+
+
+@cache
+def _concepts() -> tuple[Concept, ...]:
+    """The coach's concepts, read once per process (worker)."""
+    return load_concepts()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ def test_export_writes_hive_partitions_read_by_duckdb_polars_and_pyarrow(
         folder = lake / partition_of(row)
         assert sorted(p.name for p in folder.iterdir()) == [
             "corners.parquet",
+            "findings.parquet",
             "laps.parquet",
             "sectors.parquet",
             "telemetry.parquet",
@@ -167,7 +168,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory, simulated_vbos: list[tuple[Pa
 def results_of(root: Path) -> dict[str, pl.DataFrame]:
     tables = {
         name: pl.read_parquet(root / RESULTS / name / "**" / "part.parquet", hive_partitioning=False).sort(
-            "session_id", "lap"
+            "session_id", "idx" if name == "findings" else "lap"
         )
         for name in ANALYSIS_TABLES
     }
@@ -196,6 +197,7 @@ def test_dask_engine_gives_the_local_engine_results(lake: Path, tmp_path: Path) 
     a, b = results_of(lake), results_of(copy)
     for name in a:
         assert_frame_equal(a[name], b[name])
+    assert a["findings"].height > 0 and a["findings"]["kind"].null_count() == 0  # the coach's, per session
     # the per-session results equal what the export computed from the store
     exported = pl.read_parquet(lake / "*/*/*/*/laps.parquet").sort("session_id", "lap")
     assert_frame_equal(exported, a["laps"])

@@ -60,7 +60,7 @@ from pitwall.api.deps import store_of
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import TukeyBox
 from pitwall.api.views import view_of
-from pitwall.formats.reference import load_model_reference
+from pitwall.formats.reference import MODEL_LAP, load_model_reference
 from pitwall.session_view import SessionView
 from pitwall.track import turn_label
 
@@ -140,10 +140,6 @@ def _reference(prepared: Prepared, choice: str) -> tuple[pl.DataFrame | None, st
         return None, None
     model = load_model_reference(prepared.view.track.id)
     return model, (f"data/reference/{prepared.view.track.id}_model.json" if model is not None else None)
-
-
-MODEL_LAP: Final = "model_lap"
-"""``reference_source`` of corners graded against the track's physics-model lap (``data/reference``)."""
 
 
 def _summary(prepared: Prepared, reference: pl.DataFrame | None) -> pl.DataFrame:

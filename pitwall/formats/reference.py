@@ -38,6 +38,10 @@ def _read_reference(path: str, mtime_ns: int) -> pl.DataFrame:
     return pl.DataFrame(corners, schema=REFERENCE_COLUMNS)
 
 
+MODEL_LAP: Final = "model_lap"
+"""``reference_source`` of corners graded against a track's physics-model lap."""
+
+
 def load_model_reference(track_id: str, directory: Path = REFERENCE_DIR) -> pl.DataFrame | None:
     """The physics-model per-corner reference of a track (``pitwall.analysis.corners.REFERENCE_COLUMNS``), or
     ``None`` when ``<directory>/<track_id>_model.json`` does not exist. A malformed file raises (it ships with

@@ -659,7 +659,7 @@ def _g_derived(prepared: Prepared) -> bool:
     return bool(prepared.driving.select(pl.col("g_derived").any()).collect().item())
 
 
-@_session_get("corners", "sessionCorners")
+@_session_get("corners", "session_corners")
 def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> CornersResponse:
     """Per-corner aggregates over the complete laps: best pass, averages over all passes, A–F grade and the delta
     to the reference (the physics-model lap of ``data/reference/<track>_model.json`` when present — built from
@@ -675,7 +675,7 @@ def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "a
     )
 
 
-@_session_get("scorecard", "sessionScorecard")
+@_session_get("scorecard", "session_scorecard")
 def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> Scorecard:
     """A–F grade per corner (mean pass time vs the reference, see ``/corners``) and an overall grade."""
     prepared = _prepared(state, session_id)
@@ -734,7 +734,7 @@ def _original_corners(
     ]
 
 
-@_session_get("highlights", "sessionHighlights")
+@_session_get("highlights", "session_highlights")
 def highlights(state: State, session_id: SessionId) -> Highlights:
     """The top 8 moments: best lap, best sector, top speed, biggest corner gain, latest braking, most speed
     carried, best exit, peak g — each with ``t_s``, ``s_m``, ``lap`` and its number."""
@@ -750,7 +750,7 @@ def highlights(state: State, session_id: SessionId) -> Highlights:
     return Highlights(session_id=session_id, highlights=_rows(moments, Highlight))
 
 
-@_session_get("stats", "sessionStats")
+@_session_get("stats", "session_stats")
 def stats(state: State, session_id: SessionId) -> SessionStats:
     """Session aggregates: laps (all / complete / valid), best, mean, median and spread of valid lap times,
     duration, distance, top and mean moving speed, time on throttle / full throttle / brakes, peak g."""
@@ -761,7 +761,7 @@ def stats(state: State, session_id: SessionId) -> SessionStats:
     )
 
 
-@_session_get("friction_circle", "sessionFrictionCircle")
+@_session_get("friction_circle", "session_friction_circle")
 def friction_circle(
     state: State,
     session_id: SessionId,
@@ -787,7 +787,7 @@ def friction_circle(
     )
 
 
-@_session_get("hustle_map", "sessionHustleMap")
+@_session_get("hustle_map", "session_hustle_map")
 def hustle(
     state: State,
     session_id: SessionId,
@@ -815,7 +815,7 @@ def _brake_channel(prepared: Prepared) -> str | None:
     return None
 
 
-@_session_get("eob", "sessionEndOfBraking")
+@_session_get("eob", "session_end_of_braking")
 def end_of_braking(state: State, session_id: SessionId) -> EndOfBraking:
     """End of braking per corner (the brake release before the exit; from brake pressure, or from
     deceleration > 0.3 g when no brake channel was logged): mean, earliest, latest, spread and the distance
@@ -847,7 +847,7 @@ StopKph = Annotated[float, Parameter(ge=0, le=50, description="stop: speed below
 StopMinS = Annotated[float, Parameter(ge=0.5, le=3600, description="stop: minimum duration, s")]
 
 
-@_session_get("incidents", "sessionIncidents")
+@_session_get("incidents", "session_incidents")
 def incidents(
     state: State,
     session_id: SessionId,
@@ -875,7 +875,7 @@ def incidents(
     )
 
 
-@_session_get("map", "sessionMap")
+@_session_get("map", "session_map")
 def track_map(
     state: State,
     session_id: SessionId,
@@ -928,7 +928,7 @@ def _timeline(state: State, prepared: Prepared) -> tuple[pl.LazyFrame | None, st
 NO_VIDEO = "the session has no video_frames rows and its telemetry carries no video_file_idx/video_t_ms"
 
 
-@_session_get("sync", "sessionVideoSync")
+@_session_get("sync", "session_video_sync")
 def video_sync(
     state: State,
     session_id: SessionId,
@@ -958,7 +958,7 @@ def video_sync(
     )
 
 
-@_session_get("clips", "sessionClips")
+@_session_get("clips", "session_clips")
 def clips(
     state: State,
     session_id: SessionId,
@@ -979,7 +979,7 @@ def clips(
     return Clips(session_id=session_id, available=True, reason=None, clips=_rows(cut, Clip))
 
 
-@_session_get("pedal_behavior", "sessionPedalBehavior")
+@_session_get("pedal_behavior", "session_pedal_behavior")
 def pedal_behavior(
     state: State,
     session_id: SessionId,
@@ -1032,7 +1032,7 @@ def pedal_behavior(
     )
 
 
-@_session_get("throttle_corner_box", "sessionThrottleCornerBox")
+@_session_get("throttle_corner_box", "session_throttle_corner_box")
 def throttle_box(state: State, session_id: SessionId) -> ThrottleCornerBox:
     """Per corner, the Tukey box of throttle % over the samples between entry and exit (complete laps)."""
     prepared = _prepared(state, session_id)
@@ -1040,7 +1040,7 @@ def throttle_box(state: State, session_id: SessionId) -> ThrottleCornerBox:
     return ThrottleCornerBox(session_id=session_id, corners=_rows(box.drop("outliers"), ThrottleBox))
 
 
-@_session_get("corner_classification", "sessionCornerClassification")
+@_session_get("corner_classification", "session_corner_classification")
 def corner_classification(
     state: State,
     session_id: SessionId,
@@ -1060,7 +1060,7 @@ def corner_classification(
     )
 
 
-@_session_get("straight_line_speed", "sessionStraightLineSpeed")
+@_session_get("straight_line_speed", "session_straight_line_speed")
 def straight_line_speed(state: State, session_id: SessionId) -> StraightLineSpeed:
     """Top speed on each of the track's named straights, per complete lap, with the best and mean."""
     prepared = _prepared(state, session_id)
@@ -1076,7 +1076,7 @@ def straight_line_speed(state: State, session_id: SessionId) -> StraightLineSpee
     )
 
 
-@_session_get("brake_acceleration", "sessionBrakeAcceleration")
+@_session_get("brake_acceleration", "session_brake_acceleration")
 def brake_acceleration(state: State, session_id: SessionId) -> BrakeAcceleration:
     """Peak deceleration (g) braking into each corner and the exit acceleration (g), over the complete laps."""
     prepared = _prepared(state, session_id)
@@ -1106,6 +1106,7 @@ router = Router(
         straight_line_speed,
         brake_acceleration,
     ],
+    tags=["analysis"],
 )
 
 __all__ = ["Prepared", "router"]

@@ -11,7 +11,7 @@ from pitwall.api.schemas import CarsList
 from pitwall.formats.car import CarConfig
 
 
-@get("/cars", operation_id="listCars", sync_to_thread=False)
+@get("/cars", operation_id="list_cars", sync_to_thread=False)
 def cars_list(state: State) -> CarsList:
     """Every car of ``cars_dir`` (identity, dash logger, CAN bus, flattened channel inventory). The car the
     simulator or the CAN reader runs (else the car of ``--can-car-config``; same file) is ``loaded: true`` and
@@ -31,4 +31,4 @@ def cars_list(state: State) -> CarsList:
     )
 
 
-router = Router("/", route_handlers=[cars_list])
+router = Router("/", route_handlers=[cars_list], tags=["cars"])

@@ -59,4 +59,4 @@ def health(state: State) -> Health:
     )
 
 
-router = Router("/", route_handlers=[health])
+router = Router("/", route_handlers=[health], tags=["health"])

@@ -92,7 +92,7 @@ def parquet_chunks(
     yield sink.drain()
 
 
-@get("/session/{session_id:str}/export.parquet", operation_id="exportParquet", sync_to_thread=True)
+@get("/session/{session_id:str}/export.parquet", operation_id="export_parquet", sync_to_thread=True)
 def export_parquet(state: State, session_id: str, table: str = "telemetry") -> Stream:
     """Stream one table of a session as a Parquet file (for DuckDB-wasm hydration).
 
@@ -118,4 +118,4 @@ def export_parquet(state: State, session_id: str, table: str = "telemetry") -> S
     )
 
 
-router = Router("/", route_handlers=[export_parquet])
+router = Router("/", route_handlers=[export_parquet], tags=["exports"])

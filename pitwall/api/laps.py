@@ -418,7 +418,7 @@ def delta_body(state: State, view: SessionView, *, lap: int | None, ref: str, st
 # -- handlers -------------------------------------------------------------------------------------------
 
 
-@get("/session/{session_id:str}/laps", operation_id="sessionLaps", sync_to_thread=True)
+@get("/session/{session_id:str}/laps", operation_id="session_laps", sync_to_thread=True)
 def session_laps_route(state: State, session_id: SID) -> LapsEnvelope:
     """Lap envelope: first ``{name: "Full session", method: "all", …}``, then ``Lap N`` entries with
     ``method`` (gps | distance | stint), ``kind`` (out | flying | in | incomplete), ``valid`` and ``reason``;
@@ -426,33 +426,35 @@ def session_laps_route(state: State, session_id: SID) -> LapsEnvelope:
     return laps_envelope(view_of(state, session_id, require_complete_lap=False))
 
 
-@get("/session/{session_id:str}/lap_time_table", operation_id="lapTimeTable", sync_to_thread=True)
+@get("/session/{session_id:str}/lap_time_table", operation_id="lap_time_table", sync_to_thread=True)
 def lap_time_table_route(state: State, session_id: SID) -> LapTimeTable:
     """Every lap with S1/S2/S3… sector times (s), ``delta_to_best_s`` and best flags over valid flying laps."""
     return lap_time_table_body(view_of(state, session_id))
 
 
-@get("/session/{session_id:str}/sector_times", operation_id="sectorTimes", sync_to_thread=True)
+@get("/session/{session_id:str}/sector_times", operation_id="sector_times", sync_to_thread=True)
 def sector_times_route(state: State, session_id: SID) -> SectorTimes:
     """Sector times (s) of the complete laps, with the sector boundaries (m along the lap)."""
     return sector_times_body(view_of(state, session_id))
 
 
 @get(
-    "/session/{session_id:str}/lap_time_distribution", operation_id="lapTimeDistribution", sync_to_thread=True
+    "/session/{session_id:str}/lap_time_distribution",
+    operation_id="lap_time_distribution",
+    sync_to_thread=True,
 )
 def distribution_route(state: State, session_id: SID) -> LapTimeDistribution:
     """Tukey box-plot statistics (s) of the valid flying lap times, with outlier laps."""
     return distribution_body(view_of(state, session_id))
 
 
-@get("/session/{session_id:str}/ideal_lap", operation_id="idealLap", sync_to_thread=True)
+@get("/session/{session_id:str}/ideal_lap", operation_id="ideal_lap", sync_to_thread=True)
 def ideal_lap_route(state: State, session_id: SID) -> IdealLap:
     """Σ best sectors over valid flying laps, which lap each sector came from, and the gain on the best lap."""
     return ideal_lap_body(view_of(state, session_id))
 
 
-@get("/session/{session_id:str}/optimal_lap", operation_id="optimalLap", sync_to_thread=True)
+@get("/session/{session_id:str}/optimal_lap", operation_id="optimal_lap", sync_to_thread=True)
 def optimal_lap_route(state: State, session_id: SID, segment_m: SEGMENT_M = DEFAULT_SEGMENT_M) -> OptimalLap:
     """Achievable optimal lap: best mini-sectors joined only where laps agree at the seam (|Δ offset| ≤ 1.5 m,
     speed within 3 %, heading within 5°), next to Σ best mini-sectors and Σ best sectors. 400 without a
@@ -460,7 +462,7 @@ def optimal_lap_route(state: State, session_id: SID, segment_m: SEGMENT_M = DEFA
     return optimal_body(view_of(state, session_id), segment_m=segment_m)
 
 
-@get("/session/{session_id:str}/delta", operation_id="lapDelta", sync_to_thread=True)
+@get("/session/{session_id:str}/delta", operation_id="lap_delta", sync_to_thread=True)
 def delta_route(
     state: State,
     session_id: SID,

@@ -62,7 +62,7 @@ def leaderboard(
     return Leaderboard(entries=entries, count=len(entries))
 
 
-@get("/laps", operation_id="listLaps", sync_to_thread=True)
+@get("/laps", operation_id="list_laps", sync_to_thread=True)
 def list_laps(
     state: State,
     session_id: Annotated[str | None, Parameter(description="only laps of this session")] = None,
@@ -76,7 +76,7 @@ def list_laps(
     return Rows(rows=rows, count=len(rows))
 
 
-@post("/lap", status_code=200, operation_id="addLap", sync_to_thread=True)
+@post("/lap", status_code=200, operation_id="add_lap", sync_to_thread=True)
 def add_lap(state: State, data: LapIn) -> dict[str, Any]:
     """Write one manual lap (method ``manual``); returns it as stored. Times in seconds since session start;
     ``duration_s`` defaults to ``t_end_s - t_start_s``, ``lap`` (or the original's ``lap_number``) to the session's next lap number. 400 for an empty or negative lap or an unknown
@@ -108,4 +108,4 @@ def add_lap(state: State, data: LapIn) -> dict[str, Any]:
     return {**stored, "lap_number": stored.get("lap")}
 
 
-router = Router("/", route_handlers=[leaderboard, list_laps, add_lap])
+router = Router("/", route_handlers=[leaderboard, list_laps, add_lap], tags=["leaderboard"])

@@ -29,8 +29,8 @@ PARQUET_SCHEMA: Final = Schema(
 
 CONFLICTS: Final = frozenset(
     {
-        "importSession",
-        "startSession",
+        "import_session",
+        "start_session",
         "delete_session",
         "replay_start",
         "spectator_token_create",
@@ -39,7 +39,7 @@ CONFLICTS: Final = frozenset(
 """Operations that answer 409 (already imported, id taken, a live session, a replay already running…)."""
 
 NO_DATABASE_NEEDED: Final = frozenset(
-    {"health", "coach_concepts", "coach_agents", "coach_traces", "listCars", "replay_status", "replay_stop"}
+    {"health", "coach_concepts", "coach_agents", "coach_traces", "list_cars", "replay_status", "replay_stop"}
 )
 """Operations that answer without the database (no 503)."""
 

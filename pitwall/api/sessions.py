@@ -77,7 +77,7 @@ def _valid_id(session_id: str) -> str:
 # -- CRUD -------------------------------------------------------------------------------------------------
 
 
-@post("/session/start", status_code=200, operation_id="startSession", sync_to_thread=True)
+@post("/session/start", status_code=200, operation_id="start_session", sync_to_thread=True)
 def start_session(state: State, data: SessionStart) -> SessionStarted:
     """Open a session row. ``session_id`` defaults to ``<track-slug>-<UTC %Y%m%d-%H%M%S>`` (a ``-2``… suffix
     when that id exists); ``track`` defaults to the active track. 409 when a supplied id exists."""
@@ -109,7 +109,7 @@ def start_session(state: State, data: SessionStart) -> SessionStarted:
     raise ApiError(409, "session exists", f"every id up to {row.session_id} is taken")
 
 
-@post("/session/{session_id:str}/end", status_code=200, operation_id="endSession", sync_to_thread=True)
+@post("/session/{session_id:str}/end", status_code=200, operation_id="end_session", sync_to_thread=True)
 def end_session(state: State, session_id: str) -> SessionEnded:
     """Stamp ``ended_at`` = now. Idempotent: later calls return the first stamp. 404 unknown session.
 
@@ -129,7 +129,7 @@ def end_session(state: State, session_id: str) -> SessionEnded:
     return SessionEnded(ended=True, session_id=row.session_id, ended_at=iso_utc(row.ended_at))
 
 
-@get("/sessions", operation_id="listSessions", sync_to_thread=True)
+@get("/sessions", operation_id="list_sessions", sync_to_thread=True)
 def list_sessions(
     state: State,
     limit: Annotated[int, Parameter(ge=1, le=500, description="rows, 1..500")] = 50,
@@ -161,7 +161,7 @@ def delete_session(state: State, session_id: str) -> SessionDeleted:
     return SessionDeleted(deleted=True, session_id=session_id)
 
 
-@get("/session/{session_id:str}", operation_id="getSession", sync_to_thread=True)
+@get("/session/{session_id:str}", operation_id="get_session", sync_to_thread=True)
 def get_session(state: State, session_id: str) -> SessionDetail:
     """The session row (with ``meta``: the reader's facts), its laps and its last 50 coaching notes, newest
     first (``payload``: the finding's numbers). 404 unknown session."""
@@ -193,7 +193,7 @@ def lap_summary(laps: pl.DataFrame) -> tuple[int, float | None]:
     return count, None if best is None else float(best)
 
 
-@post("/session/reset", status_code=200, operation_id="resetCaches", sync_to_thread=True)
+@post("/session/reset", status_code=200, operation_id="reset_caches", sync_to_thread=True)
 def reset(state: State) -> ResetResult:
     """Clear every in-memory cache registered in ``app.state.caches`` (the database is not touched).
     ``cleared`` maps each cache to the number of entries it dropped (null when it does not say)."""
@@ -221,7 +221,7 @@ def resolve_import_path(raw: str, roots: Sequence[Path]) -> Path:
     return real
 
 
-@post("/session/import", status_code=200, operation_id="importSession", sync_to_thread=True)
+@post("/session/import", status_code=200, operation_id="import_session", sync_to_thread=True)
 def import_session(state: State, data: ImportRequest) -> ImportResponse:
     """Parse a VBO from disk into a new session (telemetry, tall signals, registry, capabilities; atomic).
 
@@ -356,7 +356,7 @@ def _ingest(
     return idx, split, created
 
 
-@post("/session/{session_id:str}/frames", status_code=200, operation_id="appendFrames", sync_to_thread=True)
+@post("/session/{session_id:str}/frames", status_code=200, operation_id="append_frames", sync_to_thread=True)
 def append_frames(state: State, session_id: str, data: FramesIn) -> FramesAppended:
     """Append a batch of wide frames (``{"frames": [{"t_s": 0.0, "speed_kph": 88.2, …}, …]}``), with
     canonical keys or the original clients' (``{"timestamp": 0.0, "speed": 24.5, …}``; the alias table
@@ -379,7 +379,7 @@ def append_frames(state: State, session_id: str, data: FramesIn) -> FramesAppend
     )
 
 
-@post("/session/{session_id:str}/frame", status_code=200, operation_id="appendFrame", sync_to_thread=True)
+@post("/session/{session_id:str}/frame", status_code=200, operation_id="append_frame", sync_to_thread=True)
 def append_frame(state: State, session_id: str, data: dict[str, FrameValue]) -> FrameAppended:
     """Append one wide frame (an object of column → value, canonical or original keys, ``t_s`` or
     ``timestamp`` required; rules as ``/frames``); returns its ``frame_idx``."""
@@ -397,7 +397,7 @@ def append_frame(state: State, session_id: str, data: dict[str, FrameValue]) -> 
 @post(
     "/session/{session_id:str}/video_frames",
     status_code=200,
-    operation_id="appendVideoFrames",
+    operation_id="append_video_frames",
     sync_to_thread=True,
 )
 def append_video_frames(state: State, session_id: str, data: VideoFramesIn) -> Appended:
@@ -427,4 +427,5 @@ router = Router(
         append_frame,
         append_video_frames,
     ],
+    tags=["sessions"],
 )

@@ -76,7 +76,7 @@ def _can_state(state: State) -> dict[str, Any]:
     }
 
 
-@get("/signals/registry", operation_id="signalRegistry", sync_to_thread=True)
+@get("/signals/registry", operation_id="signal_registry", sync_to_thread=True)
 def registry(
     state: State,
     include_can_state: Annotated[
@@ -122,7 +122,7 @@ def _capabilities(store: Store, session_id: str, frame: pl.DataFrame) -> Capabil
     )
 
 
-@get("/session/{session_id:str}/capabilities", operation_id="sessionCapabilities", sync_to_thread=True)
+@get("/session/{session_id:str}/capabilities", operation_id="session_capabilities", sync_to_thread=True)
 def capabilities(state: State, session_id: str) -> Capabilities:
     """Per-signal inventory of a session: ``n_samples``, ``mean_hz``, ``useful`` (enough rate and variance)
     and ``coaches`` (comma-separated coaches the signal enables); the original's ``signals``, ``duration_s``
@@ -135,7 +135,7 @@ def capabilities(state: State, session_id: str) -> Capabilities:
 @post(
     "/session/{session_id:str}/capabilities/recompute",
     status_code=200,
-    operation_id="recomputeCapabilities",
+    operation_id="recompute_capabilities",
     sync_to_thread=True,
 )
 def recompute_capabilities(state: State, session_id: str) -> Capabilities:
@@ -145,7 +145,9 @@ def recompute_capabilities(state: State, session_id: str) -> Capabilities:
     return _capabilities(store, session_id, store.recompute_capabilities(session_id))
 
 
-@post("/session/{session_id:str}/signals", status_code=200, operation_id="appendSignals", sync_to_thread=True)
+@post(
+    "/session/{session_id:str}/signals", status_code=200, operation_id="append_signals", sync_to_thread=True
+)
 def append_signals(state: State, session_id: str, data: SignalsIn) -> Appended:
     """ADR-015 tall sink: append ``[signal_name, t_s, value]`` tuples. Names new to the registry are
     registered (source ``api``) and listed in ``registered``. Canonical column names belong in ``/frames``
@@ -192,7 +194,7 @@ def _names(raw: str, store: Store) -> list[str]:
     return names
 
 
-@get("/session/{session_id:str}/signals", operation_id="sessionSignals", sync_to_thread=True)
+@get("/session/{session_id:str}/signals", operation_id="session_signals", sync_to_thread=True)
 def session_signals(
     state: State,
     session_id: str,
@@ -324,5 +326,7 @@ def _signal_axis(
 
 
 router = Router(
-    "/", route_handlers=[registry, capabilities, recompute_capabilities, append_signals, session_signals]
+    "/",
+    route_handlers=[registry, capabilities, recompute_capabilities, append_signals, session_signals],
+    tags=["signals"],
 )

@@ -201,7 +201,7 @@ def _zone_out(zone: DangerZone) -> DangerZoneOut:
     )
 
 
-@get("/track/markers", operation_id="trackMarkers", sync_to_thread=False)
+@get("/track/markers", operation_id="track_markers", sync_to_thread=False)
 def track_markers(state: State) -> Markers:
     """Every marker of the active track (brake boards, crests, kerbs…), ordered along the lap."""
     return _marker_rows(track_of(state))
@@ -221,7 +221,7 @@ def markers(
     return _marker_rows(track_of(state), corner=corner, kind=kind)
 
 
-@get("/track/danger_zones", operation_id="trackDangerZones", sync_to_thread=False)
+@get("/track/danger_zones", operation_id="track_danger_zones", sync_to_thread=False)
 def danger_zones(state: State) -> DangerZones:
     """Danger zones of the active track (blind crests, run-off…), ordered along the lap, each with the
     original's ``id``, ``start_m``, ``end_m`` and ``description`` beside ours."""
@@ -247,7 +247,7 @@ def _local_hour(timezone: str) -> int:
     return datetime.now(zone).hour
 
 
-@get("/track/weather", operation_id="trackWeather", sync_to_thread=False)
+@get("/track/weather", operation_id="track_weather", sync_to_thread=False)
 def weather(
     state: State,
     hour_local: Annotated[
@@ -290,7 +290,7 @@ def _library_track(state: State, track_id: str) -> Track:
         raise ApiError(422, "invalid track", str(exc)) from exc
 
 
-@get("/track/{track_id:str}/elevation", operation_id="trackElevation", sync_to_thread=True)
+@get("/track/{track_id:str}/elevation", operation_id="track_elevation", sync_to_thread=True)
 def elevation(
     state: State,
     track_id: str,
@@ -354,7 +354,7 @@ class TrackEdited(msgspec.Struct):
     saved: str | None
 
 
-@patch("/track/{track_id:str}", operation_id="editTrack", sync_to_thread=True, status_code=200)
+@patch("/track/{track_id:str}", operation_id="edit_track", sync_to_thread=True, status_code=200)
 def edit_track(state: State, track_id: str, data: TrackEdit) -> TrackEdited:
     """Rename a user track (a circuit learnt from a recording) and/or move its start/finish line to the
     centre-line point nearest ``start_lat``/``start_lon``. 404: unknown track; 403: a bundled library track
@@ -395,4 +395,6 @@ def edit_track(state: State, track_id: str, data: TrackEdit) -> TrackEdited:
     )
 
 
-router = Router("/", route_handlers=[track_markers, markers, danger_zones, weather, elevation, edit_track])
+router = Router(
+    "/", route_handlers=[track_markers, markers, danger_zones, weather, elevation, edit_track], tags=["track"]
+)

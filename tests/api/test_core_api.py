@@ -143,3 +143,11 @@ def test_unknown_route_and_malformed_body_use_the_one_error_shape(client: TestCl
         "/session/start", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert garbage.status_code == 400 and set(garbage.json()) == {"error", "detail"}
+
+
+def test_every_operation_has_a_snake_case_id_and_a_tag(client: TestClient[Litestar]) -> None:
+    doc = client.get("/schema/openapi.json").json()
+    operations = [op for path in doc["paths"].values() for op in path.values() if isinstance(op, dict)]
+    for op in operations:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", op["operationId"]), op["operationId"]
+        assert op.get("tags"), op["operationId"]

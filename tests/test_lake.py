@@ -196,7 +196,19 @@ def test_dask_engine_gives_the_local_engine_results(lake: Path, tmp_path: Path) 
     assert all(r.error is None for r in local) and len(local) == 4
     a, b = results_of(lake), results_of(copy)
     for name in a:
-        assert_frame_equal(a[name], b[name])
+        if name != "findings":
+            assert_frame_equal(a[name], b[name])
+    # the findings' numbers come from multi-threaded Polars reductions (sums in a different order in another
+    # process): equal to the last few bits, every other column identical
+    assert_frame_equal(a["findings"].drop("metrics_json"), b["findings"].drop("metrics_json"))
+    for left, right in zip(a["findings"]["metrics_json"], b["findings"]["metrics_json"], strict=True):
+        mine, theirs = json.loads(left), json.loads(right)
+        assert mine.keys() == theirs.keys()
+        for key, value in mine.items():
+            other = theirs[key]
+            assert (
+                value == other if value is None or other is None else value == pytest.approx(other, rel=1e-9)
+            )
     assert a["findings"].height > 0 and a["findings"]["kind"].null_count() == 0  # the coach's, per session
     # the per-session results equal what the export computed from the store
     exported = pl.read_parquet(lake / "*/*/*/*/laps.parquet").sort("session_id", "lap")

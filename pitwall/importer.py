@@ -159,7 +159,8 @@ CLOCK_REPAIRS_LISTED = 20
 def repaired_clock(recording: VboRecording) -> tuple[VboRecording, dict[str, Any]]:
     """The recording with its clock faults repaired (:func:`pitwall.analysis.clock.repair_clock`; telemetry
     and tall signals alike) and the facts for ``session.meta["clock_repairs"]``: ``count``, the first
-    :data:`CLOCK_REPAIRS_LISTED` faults as ``{t_s, step_s}`` (the repaired time and the logged step, s)."""
+    :data:`CLOCK_REPAIRS_LISTED` faults as ``{t_s, step_s}`` (the repaired time and the logged step, s) and
+    every repaired time as ``repaired_t_s`` (s; the laps that contain one are marked ``clock_repairs``)."""
     repair = repair_clock(recording.telemetry)
     if repair.count == 0:
         return recording, {"count": 0}
@@ -173,7 +174,8 @@ def repaired_clock(recording: VboRecording) -> tuple[VboRecording, dict[str, Any
         {"t_s": round(float(repair.t_s[row]), 3), "step_s": round(step, 3)}
         for row, step in zip(repair.rows[:CLOCK_REPAIRS_LISTED], repair.steps_s, strict=False)
     ]
-    return fixed, {"count": repair.count, "faults": faults}
+    repaired_t_s = [round(float(repair.t_s[row]), 3) for row in repair.rows]
+    return fixed, {"count": repair.count, "faults": faults, "repaired_t_s": repaired_t_s}
 
 
 def refuse_bad_values(recording: VboRecording) -> None:

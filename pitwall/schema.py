@@ -149,6 +149,7 @@ LAPS: Final[dict[str, pl.DataType]] = {
     "kind": pl.String(),  # out | flying | in | incomplete
     "valid": pl.Boolean(),
     "reason": pl.String(),  # why a lap is excluded; null when valid
+    "clock_repairs": pl.Int32(),  # clock faults repaired inside the lap (0: sound clock; null: not checked)
 }
 
 EXPORT_TABLES: Final = ("telemetry", "telemetry_signals", "signal_registry", "capabilities")

@@ -110,10 +110,14 @@ def session_laps(telemetry: pl.DataFrame, track: Track, meta: Mapping[str, Any])
     Requires ``t_s``, ``lat_deg``, ``lon_deg`` (``heading_deg``, ``speed_kph``, ``distance_m`` when present).
     The logger's own lap boundaries (``meta["lap_marks_s"]``) come first; else the VBO gates of
     ``meta["gates"]`` when they cross, else the track's start/finish (see
-    :func:`pitwall.analysis.laps.slice_laps`).
+    :func:`pitwall.analysis.laps.slice_laps`). Each lap counts the clock repairs of
+    ``meta["clock_repairs"]["repaired_t_s"]`` inside it (``clock_repairs``).
     """
     marks = [float(m) for m in meta.get("lap_marks_s") or ()]
-    return slice_laps(telemetry.lazy(), track, gates=gates_from_meta(meta), lap_marks_s=marks).collect()
+    repaired = [float(t) for t in (meta.get("clock_repairs") or {}).get("repaired_t_s") or ()]
+    return slice_laps(
+        telemetry.lazy(), track, gates=gates_from_meta(meta), lap_marks_s=marks, repaired_t_s=repaired
+    ).collect()
 
 
 @dataclass(frozen=True, eq=False)

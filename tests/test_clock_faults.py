@@ -73,14 +73,19 @@ def test_a_clock_fault_makes_no_fake_lap(tmp_path: Path, backend: str, step_s: f
         assert imported.status_code == 200, imported.text
         sid = imported.json()["session_id"]
         table = client.get(f"/session/{sid}/lap_time_table").json()
-        session = client.get(f"/session/{sid}").json()["session"]
+        laps = client.get(f"/session/{sid}/laps").json()
+        detail = client.get(f"/session/{sid}").json()
+        session = {**detail["session"], "laps": detail["laps"]}
         board = client.get("/leaderboard").json()["entries"]
     assert imported.json()["clock_repairs"] == 1
     assert session["meta"]["clock_repairs"]["count"] == 1
     assert session["meta"]["clock_repairs"]["faults"][0]["step_s"] == pytest.approx(step_s + 0.04, abs=1e-6)
     lap2 = next(lap for lap in table["laps"] if lap["lap"] == 2)
     assert lap2["duration_s"] == pytest.approx(LAP2_S, abs=0.05)
-    assert board[0]["lap_time_s"] == pytest.approx(LAP2_S, abs=0.05)
+    marks = {lap["lap"]: lap["clock_repairs"] for lap in laps["laps"] if lap.get("lap")}
+    assert marks[2] == 1 and all(n == 0 for lap, n in marks.items() if lap != 2)  # the lap carries the mark
+    assert {lap["lap"]: lap["clock_repairs"] for lap in session["laps"]}[2] == 1  # stored with it
+    assert board[0]["lap_time_s"] == pytest.approx(LAP2_S, abs=0.05) and board[0]["clock_repairs"] == 1
 
 
 def rescaled_clock(source: Path, target: Path, *, rows: range, factor: float) -> Path:

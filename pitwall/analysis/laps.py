@@ -428,6 +428,7 @@ def _slice_frame(
     strategy: LapStrategy,
     min_lap_s: float,
     lap_marks_s: Sequence[float],
+    repaired_t_s: Sequence[float],
 ) -> pl.DataFrame:
     session_id = None
     if "session_id" in df.columns:
@@ -452,14 +453,24 @@ def _slice_frame(
             rows = _lap_rows(fx, bounds, np.zeros(bounds.size, dtype=bool), "distance", track.length_m)
         elif strategy in ("auto", "stint"):
             rows = _stint_rows(fx)
-    laps = pl.DataFrame(rows, schema={k: v for k, v in schema.LAPS.items() if k not in ("session_id", "lap")})
+    computed = ("session_id", "lap", "clock_repairs")
+    laps = pl.DataFrame(rows, schema={k: v for k, v in schema.LAPS.items() if k not in computed})
     return schema.conform(
         laps.with_columns(
             pl.lit(session_id, dtype=pl.String).alias("session_id"),
             pl.int_range(1, pl.len() + 1, dtype=pl.Int32).alias("lap"),
+            _repairs_within(laps, repaired_t_s).alias("clock_repairs"),
         ),
         schema.LAPS,
     )
+
+
+def _repairs_within(laps: pl.DataFrame, repaired_t_s: Sequence[float]) -> pl.Series:
+    """How many of the repaired clock times (s) fall inside each lap (``t_start_s < t ≤ t_end_s``)."""
+    t = np.sort(np.asarray(repaired_t_s, dtype=np.float64))
+    start = np.searchsorted(t, laps["t_start_s"].to_numpy(), side="right")
+    end = np.searchsorted(t, laps["t_end_s"].to_numpy(), side="right")
+    return pl.Series(end - start, dtype=pl.Int32)
 
 
 def slice_laps(
@@ -470,10 +481,13 @@ def slice_laps(
     strategy: LapStrategy = "auto",
     min_lap_s: float | None = None,
     lap_marks_s: Sequence[float] = (),
+    repaired_t_s: Sequence[float] = (),
 ) -> pl.LazyFrame:
     """The lap table of a session (``schema.LAPS`` columns, one row per lap, ``lap`` from 1).
 
     ``lap_marks_s`` (s, ``t_s``): the logger's own lap boundaries; with ``strategy="auto"`` they come first.
+    ``repaired_t_s`` (s, ``t_s``): the times whose clock step was repaired on import
+    (:mod:`pitwall.analysis.clock`); each lap's ``clock_repairs`` counts those inside it.
 
     Requires ``t_s`` (s) and ``lat_deg``/``lon_deg`` (degrees) or ``distance_m`` (metres, cumulative or
     wrapping to zero each lap); uses ``heading_deg`` (degrees) and ``speed_kph`` when present, ``session_id``
@@ -499,6 +513,7 @@ def slice_laps(
         strategy=strategy,
         min_lap_s=default_min_lap_s(track) if min_lap_s is None else min_lap_s,
         lap_marks_s=tuple(lap_marks_s),
+        repaired_t_s=tuple(repaired_t_s),
     )
     return lf.select(columns).map_batches(fn, schema=pl.Schema(schema.LAPS))
 

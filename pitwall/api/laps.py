@@ -60,6 +60,7 @@ class LapEntry(msgspec.Struct, omit_defaults=True):
     kind: str | None = None
     valid: bool | None = None
     reason: str | None = None
+    clock_repairs: int | None = None  # clock faults repaired inside the lap (its time is the repaired one)
 
 
 class LapsEnvelope(msgspec.Struct):
@@ -227,6 +228,7 @@ def laps_envelope(view: SessionView) -> LapsEnvelope:
             kind=row["kind"],
             valid=row["valid"],
             reason=row["reason"],
+            clock_repairs=row["clock_repairs"],
         )
         for row in view.laps.sort("lap").iter_rows(named=True)
     ]

@@ -56,6 +56,7 @@ def leaderboard(
             lap_time_s=row["best_lap_s"],
             session_id=row["session_id"],
             lap=row["lap"],
+            clock_repairs=row["clock_repairs"],
         )
         for row in board.iter_rows(named=True)
     ]

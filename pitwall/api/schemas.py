@@ -345,7 +345,8 @@ class LapIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class LeaderboardEntry(msgspec.Struct):
-    """One best lap: ``time`` is ``m:ss.mmm``; ``lap_time_s`` the same in seconds."""
+    """One best lap: ``time`` is ``m:ss.mmm``; ``lap_time_s`` the same in seconds; ``clock_repairs``: clock
+    faults repaired inside the lap (0: sound clock; null: stored before laps were checked)."""
 
     rank: int
     initials: str
@@ -356,6 +357,7 @@ class LeaderboardEntry(msgspec.Struct):
     lap_time_s: float
     session_id: str | None
     lap: int | None
+    clock_repairs: int | None = None
 
 
 class Leaderboard(msgspec.Struct):

@@ -69,8 +69,9 @@ LIMIT ?
 """
 
 _LEADERBOARD: Final = """
-SELECT driver, car, track, track_id, best_lap_s, session_id, lap, started_at FROM (
+SELECT driver, car, track, track_id, best_lap_s, session_id, lap, started_at, clock_repairs FROM (
     SELECT s.driver, s.car, s.track, s.track_id, l.duration_s AS best_lap_s, l.session_id, l.lap, s.started_at,
+           l.clock_repairs,
            ROW_NUMBER() OVER (
                PARTITION BY s.driver, s.car, s.track
                ORDER BY l.duration_s, s.started_at, l.session_id, l.lap
@@ -93,6 +94,7 @@ LEADERBOARD_COLUMNS: Final[dict[str, pl.DataType]] = {
     "session_id": pl.String(),
     "lap": pl.Int32(),
     "started_at": pl.Datetime("us", "UTC"),
+    "clock_repairs": pl.Int32(),
 }
 
 LAP_LIST_COLUMNS: Final[dict[str, pl.DataType]] = {

@@ -72,9 +72,16 @@ def _token_scope(db: Db) -> None:
         db.execute("ALTER TABLE spectator_tokens ADD COLUMN session_id " + db.dialect.sql_type(pl.String()))
 
 
+def _lap_clock_repairs(db: Db) -> None:
+    """``laps.clock_repairs`` (databases created before it was declared; their laps read null: not checked)."""
+    if "clock_repairs" not in _columns(db, "laps"):
+        db.execute("ALTER TABLE laps ADD COLUMN clock_repairs " + db.dialect.sql_type(pl.Int32()))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contract tables; signal_registry seeded with 54 OBD-II PIDs", _initial),
     Migration(2, "spectator tokens scoped to a session", _token_scope),
+    Migration(3, "laps marked with the clock faults repaired inside them", _lap_clock_repairs),
 )
 """Every migration, in version order (1, 2, 3…)."""
 

@@ -38,6 +38,7 @@ def laps_frame(rows: list[tuple[int, float, float, float, str, str, bool, str | 
             "kind": [r[5] for r in rows],
             "valid": [r[6] for r in rows],
             "reason": [r[7] for r in rows],
+            "clock_repairs": [0] * len(rows),
         },
         schema=schema.LAPS,
     )

@@ -31,6 +31,7 @@ LAPS = pl.LazyFrame(
         "kind": ["out", "flying", "flying", "flying", "in"],
         "valid": [False, True, True, False, False],
         "reason": ["out-lap", None, None, "distance 380 m is 27% off the track length 300 m", "in-lap"],
+        "clock_repairs": [0] * 5,
     },
     schema=schema.LAPS,
 )

@@ -20,6 +20,7 @@ def laps() -> pl.LazyFrame:
             "kind": ["out", "flying", "flying", "in"],
             "valid": [False, True, False, False],
             "reason": ["out-lap", None, "short", "in-lap"],
+            "clock_repairs": [0] * 4,
         },
         schema=schema.LAPS,
     )

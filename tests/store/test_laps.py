@@ -29,6 +29,7 @@ def test_replace_laps_keeps_manual_laps(store: Store) -> None:
         "kind": "flying",
         "valid": True,
         "reason": None,
+        "clock_repairs": None,  # a lap the user entered: no clock to check
     }
     store.replace_laps("ra-fp1", laps("ra-fp1", {1: 130.5}))
     listed = store.list_laps(session_id="ra-fp1")

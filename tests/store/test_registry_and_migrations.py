@@ -75,12 +75,12 @@ def test_register_signals_adds_only_new_names(store: Store) -> None:
 
 
 def test_schema_version_and_reopen_applies_nothing_twice(store: Store, tmp_path: Path) -> None:
-    assert store.schema_version == len(MIGRATIONS) == 2
+    assert store.schema_version == len(MIGRATIONS) == 3
     backend = store.backend
     store.close()
     reopened = new_store(tmp_path, backend)
     try:
-        assert reopened.schema_version == 2
+        assert reopened.schema_version == 3
         assert reopened.list_registry().height == 54
     finally:
         reopened.close()
@@ -142,10 +142,39 @@ def test_a_database_made_before_token_scopes_gains_the_column(tmp_path: Path, ba
                 "CREATE TABLE spectator_tokens (token_hash VARCHAR PRIMARY KEY, label VARCHAR, "
                 "created_at TIMESTAMP, expires_at TIMESTAMP, revoked BOOLEAN)"
             )
-            db.execute("DELETE FROM schema_version WHERE version = 2")
-        assert migrate(store._write) == 2
+            db.execute("DELETE FROM schema_version WHERE version >= 2")
+        assert migrate(store._write) == len(MIGRATIONS)
         store.create_session(SessionRow("s1", datetime(2025, 1, 1, tzinfo=UTC)))
         store.add_spectator_token("h", datetime(2030, 1, 1, tzinfo=UTC), "x", session_id="s1")
         assert store.spectator_token_session("h") == "s1"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_made_before_lap_clock_marks_gains_the_column(tmp_path: Path, backend: str) -> None:
+    """Migration 3 on a version-2 database: its stored laps keep their rows and read ``clock_repairs`` null
+    (not checked); laps stored afterwards carry the count."""
+    store = new_store(tmp_path, backend)
+    assert isinstance(store, SqlStore)
+    try:
+        store.create_session(SessionRow("old", datetime(2025, 1, 1, tzinfo=UTC)))
+        with store._write() as db:  # back to the version-2 laps table
+            db.execute("DROP TABLE laps")
+            db.execute(
+                "CREATE TABLE laps (session_id VARCHAR NOT NULL, lap INTEGER NOT NULL, t_start_s DOUBLE, "
+                "t_end_s DOUBLE, duration_s DOUBLE, distance_m DOUBLE, method VARCHAR, kind VARCHAR, "
+                "valid BOOLEAN, reason VARCHAR)"
+            )
+            db.execute(
+                "INSERT INTO laps VALUES ('old', 1, 0.0, 90.0, 90.0, 2000.0, 'gps', 'flying', TRUE, NULL)"
+            )
+            db.execute("DELETE FROM schema_version WHERE version = 3")
+        assert migrate(store._write) == 3
+        old = store.list_laps(session_id="old").select(list(schema.LAPS))
+        assert old.height == 1 and old["clock_repairs"].to_list() == [None]
+        store.create_session(SessionRow("new", datetime(2025, 1, 2, tzinfo=UTC)))
+        store.replace_laps("new", old.with_columns(session_id=pl.lit("new"), clock_repairs=pl.lit(2)))
+        assert store.list_laps(session_id="new")["clock_repairs"].to_list() == [2]
     finally:
         store.close()

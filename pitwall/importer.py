@@ -29,7 +29,7 @@ from pitwall.analysis.track_match import detect_track
 from pitwall.formats.detect import read_recording
 from pitwall.formats.errors import ReadError
 from pitwall.formats.vbo import VboRecording
-from pitwall.learned_tracks import gate_lap_marks, learn_track, learnt_track_id
+from pitwall.learned_tracks import gate_lap_marks, learn_track, learnt_track_id, loop_lap_marks
 from pitwall.session_view import session_laps
 from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
@@ -273,12 +273,19 @@ def detect_session_track(recording: VboRecording, library: TrackSource | None) -
 
 
 def learn_session_track(recording: VboRecording, library: TrackSource | None) -> Track | None:
-    """A circuit learnt from a recording that the library does not know but that carries its own timing — the
-    logger's lap marks, else its own start/finish gate (:mod:`pitwall.learned_tracks`) — added to the library's user tracks (saved there) so
-    the next session at the same place is detected; ``None`` without a library, marks or a closed lap."""
+    """A circuit learnt from a recording that the library does not know — timed by the logger's lap marks, else
+    its own start/finish gate, else the loop its path repeats (:mod:`pitwall.learned_tracks`) — added to the
+    library's user tracks (saved there) so the next session at the same place is detected; ``None`` without a
+    library, or when the recording repeats no closed loop."""
     if library is None:
         return None
-    marks = recording.lap_marks_s or gate_lap_marks(recording.telemetry, recording.gates)
+    timed_by = "the logger's own lap markers"
+    marks = recording.lap_marks_s
+    if not marks:
+        timed_by, marks = "the file's own start line", gate_lap_marks(recording.telemetry, recording.gates)
+    if not marks:
+        timed_by = "a line across the repeating loop at its fastest point (the file has no timing)"
+        marks = loop_lap_marks(recording.telemetry)
     if len(marks) < 2:
         return None
     named = recording.session_data.get("track", "").strip()
@@ -292,6 +299,7 @@ def learn_session_track(recording: VboRecording, library: TrackSource | None) ->
         track_id=learnt_track_id(name, [t.id for t in library.tracks]),
         name=name,
         source_file=recording.path.name,
+        timed_by=timed_by,
     )
     if track is not None:
         library.add_user_track(track)

@@ -77,12 +77,27 @@ def gate_at(
     lat_a, lon_a = from_local_xy(x[i - 1], y[i - 1], lat0, lon0)
     lat_b, lon_b = from_local_xy(x[j], y[j], lat0, lon0)
     heading = float(bearing_deg(lat_a, lon_a, lat_b, lon_b))
-    tx, ty = x[j] - x[i - 1], y[j] - y[i - 1]
+    return gate_across(px, py, x[j] - x[i - 1], y[j] - y[i - 1], (lat0, lon0), heading, name, kind)
+
+
+def gate_across(
+    px: float,
+    py: float,
+    tx: float,
+    ty: float,
+    origin: tuple[float, float],
+    heading_deg: float,
+    name: str,
+    kind: Literal["start_finish", "split"],
+) -> Gate:
+    """A timing line of ``2 * GATE_HALF_WIDTH_M`` through the local point (``px``, ``py``; m from ``origin``,
+    degrees) square to the direction of travel (``tx``, ``ty``), point 1 on the left; ``heading_deg`` is that
+    direction as a bearing (degrees clockwise from north)."""
     norm = math.hypot(tx, ty)
     nx, ny = -ty / norm * GATE_HALF_WIDTH_M, tx / norm * GATE_HALF_WIDTH_M  # left normal
-    lat1, lon1 = from_local_xy(px + nx, py + ny, lat0, lon0)
-    lat2, lon2 = from_local_xy(px - nx, py - ny, lat0, lon0)
-    return Gate(name, kind, float(lat1), float(lon1), float(lat2), float(lon2), round(heading, 2))
+    lat1, lon1 = from_local_xy(px + nx, py + ny, *origin)
+    lat2, lon2 = from_local_xy(px - nx, py - ny, *origin)
+    return Gate(name, kind, float(lat1), float(lon1), float(lat2), float(lon2), round(heading_deg, 2))
 
 
 def gate_names(sector_names: tuple[str, ...]) -> list[str]:

@@ -15,7 +15,16 @@ from litestar.testing import TestClient
 
 from pitwall.api.app import create_app
 from pitwall.formats.track import TrackLibrary, load_track
-from tests.api.conftest import BACKENDS, RACECAPTURE, RACECHRONO_LAP9, RACECHRONO_LAP13, RUN04, make_settings
+from tests.api.conftest import (
+    BACKENDS,
+    RACECAPTURE,
+    RACECHRONO_LAP9,
+    RACECHRONO_LAP13,
+    RUN01,
+    RUN04,
+    RUN05,
+    make_settings,
+)
 from tests.formats.test_logger_formats import RACECAPTURE_LAPS_MIN, RACECHRONO_LAP_S
 
 
@@ -121,12 +130,7 @@ def test_an_unknown_circuit_with_its_own_gate_is_learnt_and_its_laps_stored(tmp_
     """Road America Run04 against a library without Road America: the file's [laptiming] gate times the laps
     (lap 2 = 114.96 s by the gate, 115.0 s by the ECU counter), the circuit is learnt from lap 2, the laps are
     stored and on the leaderboard, and sectors use the learnt track, not the active one (Sonoma)."""
-    library = tmp_path / "library"
-    library.mkdir()
-    for path in TrackLibrary().directory.glob("*.json"):
-        if not path.name.startswith("road-america"):
-            (library / path.name).write_bytes(path.read_bytes())
-    settings = make_settings(tmp_path, "duckdb", tracks_dir=library)
+    settings = make_settings(tmp_path, "duckdb", tracks_dir=library_without_road_america(tmp_path))
     with TestClient(create_app(settings)) as client:
         response = client.post("/session/import", json={"vbo_path": str(RUN04)})
         assert response.status_code == 200, response.text
@@ -145,6 +149,69 @@ def test_an_unknown_circuit_with_its_own_gate_is_learnt_and_its_laps_stored(tmp_
     assert 6300 < learnt.length_m < 6600  # Road America is 6.5 km
     best = next(lap for lap in table["laps"] if lap["is_best"])
     assert sum(s["time_s"] for s in best["sectors"]) == pytest.approx(best["lap_time_s"], abs=0.01)
+
+
+def library_without_road_america(tmp_path: Path) -> Path:
+    """A copy of the track library without Road America (what a club racer's install knows of a new circuit)."""
+    library = tmp_path / "library"
+    library.mkdir()
+    for path in TrackLibrary().directory.glob("*.json"):
+        if not path.name.startswith("road-america"):
+            (library / path.name).write_bytes(path.read_bytes())
+    return library
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_unknown_circuit_in_a_file_with_no_timing_is_learnt_from_its_repeating_loop(
+    tmp_path: Path, backend: str
+) -> None:
+    """Run04 with its ``[laptiming]`` section removed (no start line, no lap marker: a file that carries no timing
+    at all) against a library without Road America: the circuit is learnt from the loop the path repeats, its
+    laps are stored and ranked, and each lap time equals the one Road America's surveyed centre line gives with
+    its start line moved to the same place (within 0.05 s); Run01, from the same car at the same place, is then
+    detected on the learnt circuit instead of learning another."""
+    import polars as pl
+
+    from pitwall.analysis.laps import slice_laps
+    from pitwall.formats.vbo import parse_vbo
+    from pitwall.learned_tracks import with_start_at
+
+    lines = RUN04.read_text().split("\n")
+    start = lines.index("[laptiming]")
+    end = next(k for k in range(start + 1, len(lines)) if lines[k].startswith("["))
+    vbo = tmp_path / "roots" / "run04-no-timing.vbo"
+    settings = make_settings(tmp_path, backend, tracks_dir=library_without_road_america(tmp_path))
+    vbo.write_text("\n".join([*lines[:start], *lines[end:]]))
+    recording = parse_vbo(vbo.read_bytes(), name=str(vbo))
+    assert not recording.gates and not recording.lap_marks_s
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/session/import", json={"vbo_path": str(vbo), "driver": "KO"})
+        assert response.status_code == 200, response.text
+        session_id = response.json()["session_id"]
+        session = client.get(f"/session/{session_id}").json()
+        board = client.get("/leaderboard").json()["entries"]
+        again = client.post("/session/import", json={"vbo_path": str(RUN01), "driver": "KO"})
+        assert again.status_code == 200, again.text
+        run01 = client.get(f"/session/{again.json()['session_id']}").json()["session"]
+    track_id = session["session"]["track_id"]
+    assert track_id.startswith("circuit-at-")
+    learnt = load_track(settings.user_tracks_path / f"{track_id}.json")
+    assert 6300 < learnt.length_m < 6600  # Road America is 6.5 km
+    assert "repeating loop" in learnt.source
+    flying = [lap for lap in session["laps"] if lap["kind"] == "flying"]
+    assert len(flying) == 2 and all(lap["valid"] for lap in flying)
+    # the same start line on Road America's surveyed centre line times the same laps
+    line = learnt.start_finish
+    surveyed = with_start_at(
+        TrackLibrary().get("road-america"),
+        (line.lat1_deg + line.lat2_deg) / 2,
+        (line.lon1_deg + line.lon2_deg) / 2,
+    )
+    truth = slice_laps(recording.telemetry.lazy(), surveyed).collect().filter(pl.col("kind") == "flying")
+    assert [lap["duration_s"] for lap in flying] == pytest.approx(truth["duration_s"].to_list(), abs=0.05)
+    assert board[0]["lap_time_s"] == pytest.approx(truth["duration_s"].min(), abs=0.05)
+    assert run01["track_id"] == track_id  # detected on the learnt circuit
+    assert sorted(p.stem for p in settings.user_tracks_path.glob("*.json")) == [track_id]
 
 
 def test_sectors_are_timed_on_the_files_own_split_lines(tmp_path: Path) -> None:
@@ -193,3 +260,29 @@ def test_sectors_are_timed_on_the_files_own_split_lines(tmp_path: Path) -> None:
     assert abs(1500.0 - equal_thirds) > 500  # the file's split is far from the library's
     assert sum(s["time_s"] for s in row["sectors"]) == pytest.approx(row["lap_time_s"], abs=0.01)
     assert np.isfinite(row["sectors"][2]["time_s"])
+
+
+def test_loop_marks_need_a_repeated_loop() -> None:
+    """A file with no timing gets lap marks only from a loop it repeats: Run04 (out-lap, two laps, in-lap) gives
+    three marks whose two laps agree in length with Road America's 6.4 km; Run05 (an out-lap and no more) and a
+    straight drive give none."""
+    import numpy as np
+    import polars as pl
+
+    from pitwall.analysis.geo import haversine_m
+    from pitwall.formats.vbo import parse_vbo
+    from pitwall.learned_tracks import loop_lap_marks
+
+    run04 = parse_vbo(RUN04.read_bytes(), name=str(RUN04)).telemetry
+    marks = loop_lap_marks(run04)
+    assert len(marks) == 3
+    fixes = run04.drop_nulls(["lat_deg", "lon_deg"])
+    t, lat, lon = (fixes[c].to_numpy() for c in ("t_s", "lat_deg", "lon_deg"))
+    along = np.r_[0.0, np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))]
+    assert np.diff(np.interp(marks, t, along)) == pytest.approx([6430.0, 6430.0], rel=0.02)
+    assert loop_lap_marks(parse_vbo(RUN05.read_bytes(), name=str(RUN05)).telemetry) == []
+    n = 3000
+    straight = pl.DataFrame(
+        {"t_s": np.arange(n) * 0.1, "lat_deg": 43.0 + np.arange(n) * 2e-5, "lon_deg": np.full(n, -88.0)}
+    )
+    assert loop_lap_marks(straight) == []

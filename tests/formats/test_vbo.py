@@ -450,6 +450,14 @@ def test_unknown_sections_session_data_and_video() -> None:
         ("File created on 1/8/2025 @ 9:05:07", datetime(2025, 8, 1, 9, 5, 7)),
         ("File created on 31/02/2025 @ 14:43", None),
         ("Exported by a tool", None),
+        # US-locale software: month first with a 12-hour clock
+        ("File created on 9/27/2016 at 11:40:06 PM", datetime(2016, 9, 27, 23, 40, 6)),
+        ("File created on 11/3/2016 at 10:02:51 AM", datetime(2016, 11, 3, 10, 2, 51)),
+        ("File created on 11/3/2016 at 12:15:00 AM", datetime(2016, 11, 3, 0, 15)),
+        ("File created on 11/3/2016 at 12:15:00 PM", datetime(2016, 11, 3, 12, 15)),
+        ("File created on 11/3/2016 at 13:15:00 PM", None),  # not a 12-hour time
+        ("File created on 9/27/2016 @ 23:40:06", datetime(2016, 9, 27, 23, 40, 6)),  # 27 cannot be a month
+        ("File created on 11/03/2016 @ 10:02:51", datetime(2016, 3, 11, 10, 2, 51)),  # Racelogic: day first
     ],
 )
 def test_file_created_line(line: str, expected: datetime | None) -> None:

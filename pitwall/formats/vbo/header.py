@@ -70,15 +70,27 @@ def _split_sections(text: str) -> tuple[dict[str, list[str]], dict[str, list[int
 
 
 def _created_at(preamble: list[str]) -> datetime | None:
-    """``File created on DD/MM/YYYY @|at HH:MM[:SS]`` as a naive datetime (the logger's clock, usually local)."""
+    """``File created on DD/MM/YYYY @|at HH:MM[:SS]`` as a naive datetime (the logger's clock, usually local).
+
+    Racelogic writes the day first; software on a US locale writes ``M/D/YYYY at h:mm:ss AM|PM``. A 12-hour clock
+    (AM/PM) therefore means month first, as does a second field above 12; a first field above 12 means day first;
+    otherwise the day comes first (Racelogic's format)."""
     for line in preamble:
         found = _CREATED_RE.search(line)
-        if found is not None:
-            day, month, year, hour, minute, second = (int(g) if g else 0 for g in found.groups())
-            try:
-                return datetime(year, month, day, hour, minute, second)
-            except ValueError:
-                return None
+        if found is None:
+            continue
+        first, second, year, hour, minute, sec = (int(g) if g else 0 for g in found.groups()[:6])
+        meridiem = (found.group(7) or "").upper()
+        month_first = bool(meridiem) or (second > 12 >= first)
+        day, month = (second, first) if month_first else (first, second)
+        if meridiem and not 1 <= hour <= 12:
+            return None
+        if meridiem:
+            hour = hour % 12 + (12 if meridiem == "P" else 0)
+        try:
+            return datetime(year, month, day, hour, minute, sec)
+        except ValueError:
+            return None
     return None
 
 

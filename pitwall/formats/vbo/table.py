@@ -41,7 +41,8 @@ _TRAILING_COMMA_RE: Final = re.compile(rb",[ \t]*(?=\r?$)", re.MULTILINE)
 _DATA_RE: Final = re.compile(rb"^[ \t]*\[data\][ \t]*(?:\r?\n|\Z)", re.IGNORECASE | re.MULTILINE)
 _SECTION_RE: Final = re.compile(r"^\s*\[([^\[\]]+)\]\s*$")
 _CREATED_RE: Final = re.compile(
-    r"File created on\s+(\d{1,2})/(\d{1,2})/(\d{4})\s*(?:@|at)?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?",
+    r"File created on\s+(\d{1,2})/(\d{1,2})/(\d{4})\s*(?:@|at)?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"(?:\s*([AP])\.?M\.?\b)?",
     re.IGNORECASE,
 )
 _KEY_VALUE_RE: Final = re.compile(r"^\s*([^:]*[^:\s])\s*:\s+(.*?)\s*$")

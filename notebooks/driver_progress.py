@@ -11,8 +11,6 @@ with app.setup:
 
     from pipelines.build_sample_db import SAMPLE_DB
     from pitwall import charts
-    from pitwall.analysis.corners import corner_passes, corner_summary
-    from pitwall.analysis.friction import add_derived_g
     from pitwall.analysis.stats import session_stats
     from pitwall.formats.reference import load_model_reference
     from pitwall.formats.track import TrackLibrary
@@ -103,7 +101,7 @@ def _(views):
     progress = pl.concat(
         [
             pl.DataFrame({"session_id": [v.session_id], "started_at": [v.session.started_at]}).hstack(
-                session_stats(add_derived_g(v.telemetry), v.laps.lazy()).collect()
+                session_stats(v.telemetry_g.lazy(), v.laps.lazy()).collect()
             )
             for v in views
         ]
@@ -139,15 +137,7 @@ def _(views):
     _model = load_model_reference(_timed[0].track.id)
     corner_progress = pl.concat(
         [
-            corner_summary(
-                corner_passes(add_derived_g(v.telemetry), v.track).filter(
-                    pl.col("lap").is_in(v.complete_laps()["lap"].to_list())
-                ),
-                v.track,
-                reference=None if _model is None else _model.lazy(),
-            )
-            .collect()
-            .select(
+            v.corner_summary(_model).select(
                 pl.lit(v.session_id).alias("session"),
                 pl.lit(v.session.started_at).alias("started_at"),
                 "corner",

@@ -9,8 +9,7 @@ with app.setup:
 
     from pipelines.build_sample_db import SAMPLE_DB
     from pitwall import charts
-    from pitwall.analysis.corners import corner_passes, corner_summary
-    from pitwall.analysis.friction import add_combined_g, add_derived_g, pick_friction_points
+    from pitwall.analysis.friction import add_combined_g, pick_friction_points
     from pitwall.analysis.maps import reference_polyline
     from pitwall.analysis.pedals import pedal_time_by_lap, pedal_time_session
     from pitwall.analysis.sectors import lap_time_table
@@ -68,7 +67,7 @@ def _(sessions):
 def _(db_path, session_picker):
     mo.stop(session_picker.value is None, mo.md("Pick a session."))
     view = load_views(db_path, [session_picker.value])[session_picker.value]
-    telemetry = add_combined_g(add_derived_g(view.telemetry)).collect()
+    telemetry = add_combined_g(view.telemetry_g.lazy()).collect()
     mo.md(
         f"**{view.session.track or view.track.name}** ({view.track.length_m:,.0f} m) · driver "
         f"{view.session.driver or '—'} · {view.n_frames:,} samples · {view.session.duration_s:.1f} s · "
@@ -173,11 +172,7 @@ def _(telemetry, view):
     _laps = view.complete_laps()["lap"].to_list()
     mo.stop(not _laps, mo.md("## Corners\nCorner grades need a complete lap: this session has none."))
     _model = load_model_reference(view.track.id)
-    corner_table = corner_summary(
-        corner_passes(telemetry.lazy(), view.track).filter(pl.col("lap").is_in(_laps)),
-        view.track,
-        reference=None if _model is None else _model.lazy(),
-    ).collect()
+    corner_table = view.corner_summary(_model)  # the passes and summary /corners serves
     _against = (
         f"the physics-model lap (`data/reference/{view.track.id}_model.json`)"
         if _model is not None

@@ -12,6 +12,8 @@ Every analysis route and notebook starts from a :class:`SessionView`::
     view.track          # the session's Track (library entry of session.track_id, else the active track)
     view.complete_laps()        # laps bounded by two crossings (kind "flying"), valid or not
     view.require_complete_lap() # the same, or raises NoCompleteLap (HTTP 400)
+    view.telemetry_g, view.driving, view.passes, view.sectors, view.ideal, view.lap_traces(laps)
+                                # derived tables, computed once per view and shared by every route/notebook
 
 In an HTTP handler use :func:`pitwall.api.views.view_of`, which caches views per ``(session_id, n_frames)`` in a small LRU
 registered in ``app.state.caches`` (cleared by ``POST /session/reset``) and maps the errors below to the one
@@ -26,14 +28,20 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, cast
 
 import polars as pl
 
+from pitwall.analysis.corners import corner_passes, corner_summary
+from pitwall.analysis.delta import DEFAULT_STEP_M, lap_traces
+from pitwall.analysis.friction import add_derived_g
 from pitwall.analysis.laps import add_lap_column, add_lap_distance, gps_usable, slice_laps
 from pitwall.analysis.position import add_track_position
+from pitwall.analysis.sectors import ideal_lap, sector_splits
+from pitwall.formats.reference import MODEL_LAP
 from pitwall.store.base import SessionRow, Store
 from pitwall.track import Gate, Track
 from pitwall.trackbuild import with_file_splits
@@ -120,6 +128,10 @@ def session_laps(telemetry: pl.DataFrame, track: Track, meta: Mapping[str, Any])
     ).collect()
 
 
+TRACE_CACHE_SIZE = 8
+"""Lap-trace tables a view keeps (one per distinct (laps, step) asked for; the oldest goes first)."""
+
+
 @dataclass(frozen=True, eq=False)
 class SessionView:
     """A session's telemetry (with ``s_m``, ``offset_m``, ``lap``), its laps and its track. See the module doc."""
@@ -189,6 +201,69 @@ class SessionView:
     def lap_telemetry(self, lap: int) -> pl.LazyFrame:
         """Telemetry rows of one lap."""
         return self.telemetry.filter(pl.col("lap") == lap)
+
+    # -- derived tables: computed on first use, then kept with the view (one per session version in the API's
+    #    view cache), so every route and notebook that asks shares one computation ------------------------------
+
+    @cached_property
+    def telemetry_g(self) -> pl.DataFrame:
+        """The telemetry with ``g_lat``/``g_long``/``yaw_rate_dps`` measured, else derived from GPS speed and
+        course (``g_derived`` says which; :func:`pitwall.analysis.friction.add_derived_g`)."""
+        return add_derived_g(self.telemetry).collect()
+
+    @cached_property
+    def complete_lap_numbers(self) -> list[int]:
+        """The complete laps' numbers (:class:`NoCompleteLap` when there is none)."""
+        return [int(lap) for lap in self.require_complete_lap()["lap"]]
+
+    @property
+    def driving(self) -> pl.LazyFrame:
+        """The samples of the complete laps, with g (:attr:`telemetry_g`)."""
+        return self.telemetry_g.lazy().filter(pl.col("lap").is_in(self.complete_lap_numbers))
+
+    @cached_property
+    def passes(self) -> pl.DataFrame:
+        """Corner passes of the complete laps (:func:`pitwall.analysis.corners.corner_passes`, default
+        thresholds)."""
+        laps = self.complete_lap_numbers
+        return corner_passes(self.telemetry_g.lazy(), self.track).filter(pl.col("lap").is_in(laps)).collect()
+
+    @cached_property
+    def sectors(self) -> pl.DataFrame:
+        """The long sector table of every lap (:func:`pitwall.analysis.sectors.sector_splits`)."""
+        return sector_splits(self.telemetry, self.laps.lazy(), self.track).collect()
+
+    @cached_property
+    def ideal(self) -> pl.DataFrame:
+        """Σ best sectors over the valid flying laps (:func:`pitwall.analysis.sectors.ideal_lap`)."""
+        return ideal_lap(self.telemetry, self.laps.lazy(), self.track).collect()
+
+    def corner_summary(self, reference: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Per-corner aggregates of :attr:`passes` (:func:`pitwall.analysis.corners.corner_summary`) against
+        ``reference`` — the track's model lap (:func:`pitwall.formats.reference.load_model_reference`) — else
+        against the session's best pass of each corner."""
+        lazy_ref = None if reference is None else reference.lazy()
+        return corner_summary(
+            self.passes.lazy(), self.track, reference=lazy_ref, reference_label=MODEL_LAP
+        ).collect()
+
+    def lap_traces(self, laps: Sequence[int], step_m: float = DEFAULT_STEP_M) -> pl.DataFrame:
+        """Distance-resampled traces of ``laps`` every ``step_m`` metres (:func:`pitwall.analysis.delta.lap_traces`),
+        the last :data:`TRACE_CACHE_SIZE` (laps, step) pairs asked for kept."""
+        key = (tuple(laps), float(step_m))
+        cached = self._traces.get(key)
+        if cached is None:
+            if len(self._traces) >= TRACE_CACHE_SIZE:
+                self._traces.pop(next(iter(self._traces)))
+            cached = lap_traces(
+                self.telemetry, self.laps.lazy(), self.track, laps=list(laps), step_m=step_m
+            ).collect()
+            self._traces[key] = cached
+        return cached
+
+    @cached_property
+    def _traces(self) -> dict[tuple[tuple[int, ...], float], pl.DataFrame]:
+        return {}
 
 
 def _gps_usable(frames: pl.DataFrame) -> bool:

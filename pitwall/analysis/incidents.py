@@ -17,9 +17,33 @@ the minimum duration).
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Final
 
 import polars as pl
+
+
+@dataclass(frozen=True)
+class IncidentThresholds:
+    """The rules' limits (see the module doc): ``spin_dps`` deg/s; ``half_width_m`` m (the track's half-width:
+    beyond it is off track); ``off_track_min_s`` s; ``lockup_g`` g (the default 2 g is beyond a car without
+    downforce); ``stop_kph`` km/h for at least ``stop_min_s`` s; ``min_speed_kph`` km/h (below it the car is not
+    "moving" for spins and off-track)."""
+
+    spin_dps: float = 90.0
+    half_width_m: float = 7.5
+    off_track_min_s: float = 0.3
+    lockup_g: float = 2.0
+    stop_kph: float = 5.0
+    stop_min_s: float = 3.0
+    min_speed_kph: float = 20.0
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+INCIDENT_THRESHOLDS: Final = IncidentThresholds()
+"""The default limits: what ``/incidents``, ``/clips``, the coach and the notebooks flag with."""
 
 INCIDENT_COLUMNS: Final[dict[str, pl.DataType]] = {
     "kind": pl.String(),
@@ -96,13 +120,13 @@ def _runs(
 def detect_incidents(
     lf: pl.LazyFrame,
     *,
-    spin_dps: float = 90.0,
-    half_width_m: float = 6.0,
-    off_track_min_s: float = 0.3,
-    lockup_g: float = 1.6,
-    stop_kph: float = 5.0,
-    stop_min_s: float = 3.0,
-    min_speed_kph: float = 20.0,
+    spin_dps: float = INCIDENT_THRESHOLDS.spin_dps,
+    half_width_m: float = INCIDENT_THRESHOLDS.half_width_m,
+    off_track_min_s: float = INCIDENT_THRESHOLDS.off_track_min_s,
+    lockup_g: float = INCIDENT_THRESHOLDS.lockup_g,
+    stop_kph: float = INCIDENT_THRESHOLDS.stop_kph,
+    stop_min_s: float = INCIDENT_THRESHOLDS.stop_min_s,
+    min_speed_kph: float = INCIDENT_THRESHOLDS.min_speed_kph,
 ) -> pl.LazyFrame:
     """Every incident of the module doc, ordered by time (:data:`INCIDENT_COLUMNS`).
 

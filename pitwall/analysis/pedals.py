@@ -39,6 +39,14 @@ DEFAULT_BRAKE_BAR: Final = 2.0
 """Brake-on threshold on ``brake_bar``, bar."""
 DEFAULT_BRAKE_PCT: Final = 5.0
 """Brake-on threshold on ``brake_pct``, percent."""
+DEFAULT_BRAKE_TH: Final[dict[str, float]] = {"brake_bar": DEFAULT_BRAKE_BAR, "brake_pct": DEFAULT_BRAKE_PCT}
+"""The brake-on threshold of each brake channel, in its unit (:data:`BRAKE_UNITS`)."""
+BRAKE_UNITS: Final[dict[str, str]] = {"brake_bar": "bar", "brake_pct": "%"}
+"""The unit of each brake channel."""
+DEFAULT_THROTTLE_PCT: Final = 5.0
+"""Throttle-on threshold, percent."""
+DEFAULT_TURN_G: Final = 0.3
+"""Trail braking: braking while ``|g_lat|`` is at least this, g."""
 
 
 def add_sample_dt(lf: pl.LazyFrame, *, max_gap_s: float = 0.5) -> pl.LazyFrame:
@@ -113,13 +121,17 @@ STATE_NEEDS: Final[dict[str, tuple[str, ...]]] = {
 """The pedal channels each state's decision needs (see the module doc)."""
 
 
-def throttle_on_expr(*, throttle_th: float = 5.0) -> pl.Expr:
+def throttle_on_expr(*, throttle_th: float = DEFAULT_THROTTLE_PCT) -> pl.Expr:
     """Boolean: ``throttle_pct ≥ throttle_th`` (percent). Requires ``throttle_pct`` (null counts as off)."""
     return pl.col("throttle_pct").fill_null(0.0) >= throttle_th
 
 
 def add_pedal_state(
-    lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
+    lf: pl.LazyFrame,
+    *,
+    throttle_th: float = DEFAULT_THROTTLE_PCT,
+    brake_th: float | None = None,
+    turn_g: float = DEFAULT_TURN_G,
 ) -> pl.LazyFrame:
     """Add ``pedal_state`` (one of :data:`PEDAL_STATES`, see the module doc).
 
@@ -152,7 +164,11 @@ def _state_totals() -> list[pl.Expr]:
 
 
 def pedal_time_by_lap(
-    lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
+    lf: pl.LazyFrame,
+    *,
+    throttle_th: float = DEFAULT_THROTTLE_PCT,
+    brake_th: float | None = None,
+    turn_g: float = DEFAULT_TURN_G,
 ) -> pl.LazyFrame:
     """Seconds and time fractions of each pedal state per lap.
 
@@ -168,7 +184,11 @@ def pedal_time_by_lap(
 
 
 def pedal_time_session(
-    lf: pl.LazyFrame, *, throttle_th: float = 5.0, brake_th: float | None = None, turn_g: float = 0.3
+    lf: pl.LazyFrame,
+    *,
+    throttle_th: float = DEFAULT_THROTTLE_PCT,
+    brake_th: float | None = None,
+    turn_g: float = DEFAULT_TURN_G,
 ) -> pl.LazyFrame:
     """The same totals as :func:`pedal_time_by_lap` over every row of ``lf`` (one row, no ``lap`` column),
     plus ``brake_channel`` (the channel used, null when none) and ``not_logged`` (which of ``throttle_pct``,

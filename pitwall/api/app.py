@@ -30,13 +30,15 @@ from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Messag
 
 from pitwall import __version__
 from pitwall.api import (
-    analysis,
     ask,
+    braking,
     cars,
     coach,
     core,
+    corners,
     diagnostics,
     driver,
+    dynamics,
     exports,
     laps,
     leaderboard,
@@ -46,6 +48,7 @@ from pitwall.api import (
     sessions,
     signals,
     track,
+    video,
     web,
 )
 from pitwall.api.errors import EXCEPTION_HANDLERS, error_response
@@ -75,7 +78,10 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     realtime.router,
     replay.router,
     laps.router,
-    analysis.router,
+    corners.router,
+    dynamics.router,
+    braking.router,
+    video.router,
     track.router,
     coach.router,
     ask.router,

@@ -230,10 +230,10 @@ def _session_for(store: Store, data: AskRequest) -> str:
 
 def _inputs(state: State, session_id: str) -> asking.AskInputs:
     coaching = session_coaching(state, session_id)
-    view = coaching.prepared.view
+    view = coaching.view
     table = lap_time_table(view.telemetry, view.laps.lazy(), view.track).collect()
     names = {c.number: c.name for c in view.track.corners}
-    return asking.AskInputs(table, coaching.prepared.passes(), coaching.review, names)
+    return asking.AskInputs(table, coaching.view.passes, coaching.review, names)
 
 
 @dataclass(frozen=True)

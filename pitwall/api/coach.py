@@ -37,12 +37,12 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from pitwall.analysis.scorecard import overall_grade
-from pitwall.api.analysis import Prepared, _prepared, _reference, _summary
+from pitwall.api.corners import corner_reference
 from pitwall.api.deps import settings_of, store_of
 from pitwall.api.errors import ApiError
 from pitwall.api.phrasing import phrase_logged
 from pitwall.api.sessions import resolve_import_path
-from pitwall.api.views import track_library_of
+from pitwall.api.views import track_library_of, view_of
 from pitwall.coach.concepts import Concept, load_concepts
 from pitwall.coach.cues import CUE_LIMITS, BurstSummary, CueGate, burst_metrics, candidate_cues
 from pitwall.coach.findings import Finding
@@ -61,10 +61,12 @@ from pitwall.coach.metrics import (
 )
 from pitwall.coach.pace_notes import pace_note
 from pitwall.coach.render import emotion_for, render_findings, render_markdown
-from pitwall.coach.rules import SessionReview, review_session
+from pitwall.coach.review import review_view
+from pitwall.coach.rules import SessionReview
 from pitwall.coach.score import score_rubric
 from pitwall.formats.errors import ReadError
 from pitwall.importer import import_vbo_file
+from pitwall.session_view import SessionView
 from pitwall.store.base import Store, UnknownSession
 from pitwall.track import Track
 
@@ -373,7 +375,7 @@ class InsightsResponse(msgspec.Struct):
 class SessionCoaching:
     """A session's review and what produced it (one computation shared by debrief, score, insights, brief)."""
 
-    prepared: Prepared
+    view: SessionView
     summary: pl.DataFrame
     review: SessionReview
     reference_file: str | None
@@ -382,20 +384,10 @@ class SessionCoaching:
 def session_coaching(state: State, session_id: str) -> SessionCoaching:
     """Review one session with the pipelines the analysis routes use (404 unknown, 400 without a complete
     lap); the corner summary uses the same reference as ``GET /session/<sid>/corners`` (``auto``)."""
-    prepared = _prepared(state, session_id)
-    model, source = _reference(prepared, "auto")
-    summary = _summary(prepared, model)
-    review = review_session(
-        driving=prepared.driving,
-        passes=prepared.passes(),
-        summary=summary,
-        splits=prepared.sectors(),
-        laps=prepared.view.laps,
-        track=prepared.view.track,
-        concepts=concepts_of(state),
-        telemetry=prepared.view.telemetry,
-    )
-    return SessionCoaching(prepared, summary, review, source)
+    view = view_of(state, session_id)
+    _, source = corner_reference(view, "auto")
+    summary, review = review_view(view, concepts_of(state))
+    return SessionCoaching(view, summary, review, source)
 
 
 def _finding_out(
@@ -525,7 +517,7 @@ def debrief(state: State, data: DebriefRequest) -> DebriefResponse:
     concepts = concepts_of(state)
     session_id = _debrief_session(state, data)
     coaching = session_coaching(state, session_id)
-    review, view = coaching.review, coaching.prepared.view
+    review, view = coaching.review, coaching.view
     top = review.top
     template = render_markdown(review.findings, top, concepts, title=f"Debrief: {view.track.name}")
     phrased = phrase_logged(state, review.findings, template, role="debrief", session_id=session_id)

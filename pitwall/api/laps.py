@@ -18,7 +18,7 @@ from litestar import Router, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from pitwall.analysis.delta import braking_delta, braking_points, delta_t, lap_traces, stitch_traces
+from pitwall.analysis.delta import braking_delta, braking_points, delta_t, stitch_traces
 from pitwall.analysis.optimal import (
     DEFAULT_SEGMENT_M,
     SeamTolerance,
@@ -28,7 +28,6 @@ from pitwall.analysis.optimal import (
     optimal_trace,
 )
 from pitwall.analysis.sectors import (
-    ideal_lap,
     lap_time_distribution,
     lap_time_table,
     sector_table,
@@ -280,7 +279,7 @@ def distribution_body(view: SessionView) -> LapTimeDistribution:
 
 
 def ideal_lap_body(view: SessionView) -> IdealLap:
-    ideal = ideal_lap(view.telemetry, view.laps.lazy(), view.track).collect()
+    ideal = view.ideal
     ideal_s = ideal["ideal_lap_s"][0]
     _, best_s = _best(view)
     gain = None if ideal_s is None or best_s is None else best_s - ideal_s
@@ -305,10 +304,10 @@ def _lap_reasons(view: SessionView) -> dict[str, Any]:
 def optimal_body(
     view: SessionView, *, segment_m: float, tolerance: SeamTolerance = DEFAULT_TOLERANCE
 ) -> OptimalLap:
-    traces = lap_traces(view.telemetry, view.laps.lazy(), view.track, laps=_valid_laps(view)).collect().lazy()
+    traces = view.lap_traces(_valid_laps(view)).lazy()
     pieces = optimal_pieces(mini_sector_times(traces, segment_m=segment_m), tolerance=tolerance).collect()
     summary = optimal_summary(pieces.lazy()).collect().row(0, named=True)
-    ideal_s = ideal_lap(view.telemetry, view.laps.lazy(), view.track).collect()["ideal_lap_s"][0]
+    ideal_s = view.ideal["ideal_lap_s"][0]
     return OptimalLap(
         optimal_lap_s=summary["optimal_lap_s"],
         sum_best_mini_sectors_s=summary["sum_best_mini_sectors_s"],
@@ -347,9 +346,9 @@ def reference_trace(
     sid = view.session_id
     if ref in ("ideal", "optimal"):
         valid = _valid_laps(view)
-        traces = lap_traces(view.telemetry, view.laps.lazy(), view.track, laps=valid, step_m=step_m).collect()
+        traces = view.lap_traces(valid, step_m)
         if ref == "ideal":
-            pieces = ideal_lap(view.telemetry, view.laps.lazy(), view.track).collect()
+            pieces = view.ideal
             if pieces["lap"].null_count():
                 raise ApiError(400, "no ideal lap", "a sector has no time on any valid lap")
             trace = stitch_traces(
@@ -386,7 +385,7 @@ def reference_trace(
 
 def _lap_trace(view: SessionView, lap: int, step_m: float) -> pl.DataFrame:
     _complete_lap(view, lap)
-    return lap_traces(view.telemetry, view.laps.lazy(), view.track, laps=[lap], step_m=step_m).collect()
+    return view.lap_traces([lap], step_m)
 
 
 def delta_body(state: State, view: SessionView, *, lap: int | None, ref: str, step_m: float) -> DeltaBody:

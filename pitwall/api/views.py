@@ -1,12 +1,25 @@
-"""Session views for HTTP handlers: a per-app LRU of :class:`~pitwall.session_view.SessionView` and the
-mapping of view errors onto the JSON error shape (404 no telemetry / unknown session, 400 no complete lap)."""
+"""Session views for HTTP handlers: a per-app LRU of :class:`~pitwall.session_view.SessionView`, the
+mapping of view errors onto the JSON error shape (404 no telemetry / unknown session, 400 no complete lap),
+and the helpers every ``GET /session/<sid>/…`` analysis controller shares (:func:`session_get`, :func:`rows`).
+
+The session analysis routes (:mod:`pitwall.api.laps`, :mod:`~pitwall.api.corners`, :mod:`~pitwall.api.dynamics`,
+:mod:`~pitwall.api.braking`, :mod:`~pitwall.api.video`) share one contract. Every route: 404 ``{"error": "no telemetry"}`` (or ``"unknown session"``) when the session has no telemetry, 400
+``{"error": "no complete lap"}`` when it has no complete lap, 400 ``{"error": "invalid request"}`` for a query
+parameter out of range. Handlers are thin: they take the cached :class:`~pitwall.session_view.SessionView` (and
+its derived tables, computed once per session version), call the pure pipelines of :mod:`pitwall.analysis` and
+collect. Units are in field names (``_s``, ``_m``, ``_kph``, ``_g``, ``_pct`` 0..100, ``_frac`` 0..1, ``_dps``,
+``_ms``); ``s_m`` is the position along the session's track; analyses run over the complete laps."""
 
 from __future__ import annotations
 
 import threading
-from typing import cast
+from typing import Annotated, TypeVar, cast
 
+import msgspec
+import polars as pl
+from litestar import get
 from litestar.datastructures import State
+from litestar.params import Parameter
 
 from pitwall.api.deps import store_of
 from pitwall.api.errors import ApiError
@@ -62,3 +75,24 @@ def view_of(state: State, session_id: str, *, require_complete_lap: bool = True)
     except SessionViewError as exc:
         raise ApiError(exc.status, exc.error, str(exc)) from exc
     return view
+
+
+SessionId = Annotated[str, Parameter(description="session id")]
+
+RowT = TypeVar("RowT", bound=msgspec.Struct)
+
+
+def rows(df: pl.DataFrame, row_type: type[RowT]) -> list[RowT]:
+    """The frame's rows as response structs (validated by msgspec)."""
+    return msgspec.convert(df.to_dicts(), list[row_type])  # type: ignore[valid-type]
+
+
+def session_get(route: str, operation_id: str) -> get:
+    """The route decorator of a session analysis handler: ``GET /session/{session_id}/<route>``, run off the
+    event loop (the pipelines and the store block)."""
+    return get(f"/session/{{session_id:str}}/{route}", operation_id=operation_id, sync_to_thread=True)
+
+
+def g_derived(view: SessionView) -> bool:
+    """Whether the complete laps' g comes from GPS speed and course rather than an accelerometer."""
+    return bool(view.driving.select(pl.col("g_derived").any()).collect().item())

@@ -29,7 +29,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
 from pitwall import charts
-from pitwall.analysis.delta import braking_points, delta_t, lap_traces
+from pitwall.analysis.delta import braking_points, delta_t
 from pitwall.analysis.maps import reference_polyline
 from pitwall.api.deps import settings_of, track_of
 from pitwall.api.errors import ApiError
@@ -171,12 +171,7 @@ def session_chart(
     picks = (
         [first] if lap_b is None or lap_b == first else [first, _lap_param(view.laps, lap_b, None, "lap_b")]
     )
-    traces = [
-        lap_traces(view.telemetry, view.laps.lazy(), view.track, laps=[n])
-        .collect()
-        .with_columns(pl.lit(f"lap {n}").alias("label"))
-        for n in picks
-    ]
+    traces = [view.lap_traces([n]).with_columns(pl.lit(f"lap {n}").alias("label")) for n in picks]
     delta = delta_t(traces[1].lazy(), traces[0].lazy()).collect() if len(traces) == 2 else None
     marks = pl.concat(
         [

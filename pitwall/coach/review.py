@@ -1,5 +1,5 @@
-"""A whole session's coaching review from its view alone — the pipelines the coach routes run, for callers
-without the server's per-session caches (the notebooks, the parquet lake's ``analyze``)."""
+"""A whole session's coaching review from its view alone — what the coach routes, the notebooks and the parquet
+lake's ``analyze`` all run."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from pitwall.analysis.corners import corner_passes, corner_summary
-from pitwall.analysis.friction import add_derived_g
-from pitwall.analysis.sectors import sector_splits
 from pitwall.coach.concepts import Concept
 from pitwall.coach.findings import Finding
 from pitwall.coach.rules import SessionReview, review_session
-from pitwall.formats.reference import MODEL_LAP, load_model_reference
+from pitwall.formats.reference import load_model_reference
 from pitwall.session_view import SessionView
 
 FINDINGS_SCHEMA: dict[str, pl.DataType] = {
@@ -35,22 +32,14 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
 
 def review_view(view: SessionView, concepts: Sequence[Concept]) -> tuple[pl.DataFrame, SessionReview]:
     """The corner summary (against the track's model lap when it has one, as ``/corners?reference=auto``) and
-    the coaching review of a session's complete laps. Requires a complete lap (``NoCompleteLap`` otherwise)."""
-    complete = view.require_complete_lap()["lap"].to_list()
-    telemetry = add_derived_g(view.telemetry).collect()
-    passes = corner_passes(telemetry.lazy(), view.track).filter(pl.col("lap").is_in(complete)).collect()
-    model = load_model_reference(view.track.id)
-    summary = corner_summary(
-        passes.lazy(),
-        view.track,
-        reference=None if model is None else model.lazy(),
-        reference_label=MODEL_LAP,
-    ).collect()
+    the coaching review of a session's complete laps, from the view's derived tables (computed once per view:
+    the server's coach routes and the notebooks share them). Requires a complete lap (``NoCompleteLap``)."""
+    summary = view.corner_summary(load_model_reference(view.track.id))
     review = review_session(
-        driving=telemetry.lazy().filter(pl.col("lap").is_in(complete)),
-        passes=passes,
+        driving=view.driving,
+        passes=view.passes,
         summary=summary,
-        splits=sector_splits(view.telemetry, view.laps.lazy(), view.track).collect(),
+        splits=view.sectors,
         laps=view.laps,
         track=view.track,
         concepts=concepts,

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import polars as pl
 
@@ -128,8 +128,10 @@ def session_laps(telemetry: pl.DataFrame, track: Track, meta: Mapping[str, Any])
     ).collect()
 
 
-TRACE_CACHE_SIZE = 8
-"""Lap-trace tables a view keeps (one per distinct (laps, step) asked for; the oldest goes first)."""
+MEMO_SIZE = 64
+"""Results a view keeps in :meth:`SessionView.memo` (the least recently used go first)."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,21 +251,36 @@ class SessionView:
 
     def lap_traces(self, laps: Sequence[int], step_m: float = DEFAULT_STEP_M) -> pl.DataFrame:
         """Distance-resampled traces of ``laps`` every ``step_m`` metres (:func:`pitwall.analysis.delta.lap_traces`),
-        the last :data:`TRACE_CACHE_SIZE` (laps, step) pairs asked for kept."""
-        key = (tuple(laps), float(step_m))
-        cached = self._traces.get(key)
-        if cached is None:
-            if len(self._traces) >= TRACE_CACHE_SIZE:
-                self._traces.pop(next(iter(self._traces)))
-            cached = lap_traces(
+        kept like any :meth:`memo` result."""
+        return self.memo(
+            ("lap_traces", tuple(laps), float(step_m)),
+            lambda: lap_traces(
                 self.telemetry, self.laps.lazy(), self.track, laps=list(laps), step_m=step_m
-            ).collect()
-            self._traces[key] = cached
-        return cached
+            ).collect(),
+        )
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s result for ``key``, computed on the first call and kept with the view (the last
+        :data:`MEMO_SIZE` keys): anything derived from the view alone stays right for as long as the view
+        lives, since new data makes a new view. A failure is not kept."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return cast(T, self._memo[key])
+        value = compute()
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
 
     @cached_property
-    def _traces(self) -> dict[tuple[tuple[int, ...], float], pl.DataFrame]:
-        return {}
+    def _memo(self) -> OrderedDict[Hashable, object]:
+        return OrderedDict()
+
+    @cached_property
+    def _memo_lock(self) -> threading.Lock:
+        return threading.Lock()
 
 
 def _gps_usable(frames: pl.DataFrame) -> bool:

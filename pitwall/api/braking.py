@@ -26,7 +26,8 @@ from pitwall.analysis.pedals import (
     pedal_time_by_lap,
     pedal_time_session,
 )
-from pitwall.api.views import SessionId, g_derived, rows, session_get, view_of
+from pitwall.api.views import SessionId, g_derived, per_view, rows, session_get, view_of
+from pitwall.session_view import SessionView
 
 
 class EobCorner(msgspec.Struct):
@@ -172,29 +173,79 @@ StopKph = Annotated[float, Parameter(ge=0, le=50, description="stop: speed below
 StopMinS = Annotated[float, Parameter(ge=0.5, le=3600, description="stop: minimum duration, s")]
 
 
-@session_get("eob", "session_end_of_braking")
-def end_of_braking(state: State, session_id: SessionId) -> EndOfBraking:
-    """End of braking per corner (the brake release before the exit; from brake pressure, or from
-    deceleration > 0.3 g when no brake channel was logged): mean, earliest, latest, spread and the distance
-    to the apex, plus every pass's brake point and release."""
-    view = view_of(state, session_id)
+@per_view
+def end_of_braking_body(view: SessionView) -> EndOfBraking:
+    """The body of :func:`end_of_braking` (computed once per session version and arguments)."""
     passes = view.passes
     summary = eob_summary(passes.lazy(), view.track).collect()
     return EndOfBraking(
-        session_id=session_id,
+        session_id=view.session_id,
         brake_channel=view.telemetry_g.select(brake_channel_expr()).item(),
         corners=rows(summary, EobCorner),
         passes=rows(passes.select("lap", "corner", "brake_point_s_m", "brake_release_s_m"), EobPass),
     )
 
 
+@session_get("eob", "session_end_of_braking")
+def end_of_braking(state: State, session_id: SessionId) -> EndOfBraking:
+    """End of braking per corner (the brake release before the exit; from brake pressure, or from
+    deceleration > 0.3 g when no brake channel was logged): mean, earliest, latest, spread and the distance
+    to the apex, plus every pass's brake point and release."""
+    return end_of_braking_body(view_of(state, session_id))
+
+
+@per_view
+def brake_acceleration_body(view: SessionView) -> BrakeAcceleration:
+    """The body of :func:`brake_acceleration` (computed once per session version and arguments)."""
+    summary = brake_accel_summary(view.passes.lazy()).collect()
+    return BrakeAcceleration(
+        session_id=view.session_id, g_derived=g_derived(view), corners=rows(summary, BrakeAccelCorner)
+    )
+
+
 @session_get("brake_acceleration", "session_brake_acceleration")
 def brake_acceleration(state: State, session_id: SessionId) -> BrakeAcceleration:
     """Peak deceleration (g) braking into each corner and the exit acceleration (g), over the complete laps."""
-    view = view_of(state, session_id)
-    summary = brake_accel_summary(view.passes.lazy()).collect()
-    return BrakeAcceleration(
-        session_id=session_id, g_derived=g_derived(view), corners=rows(summary, BrakeAccelCorner)
+    return brake_acceleration_body(view_of(state, session_id))
+
+
+@per_view
+def pedal_behavior_body(
+    view: SessionView, throttle_th: float, brake_th: float | None, turn_g: float
+) -> PedalBehavior:
+    """The body of :func:`pedal_behavior` (computed once per session version and arguments)."""
+    options = {"throttle_th": throttle_th, "brake_th": brake_th, "turn_g": turn_g}
+    session = pedal_time_session(view.driving, **options).collect().row(0, named=True)  # type: ignore[arg-type]
+    laps = pedal_time_by_lap(view.driving, **options).collect()  # type: ignore[arg-type]
+    channel = session.pop("brake_channel")
+    not_logged = session.pop("not_logged")
+    unit = BRAKE_UNITS.get(channel or "")
+    default_th = DEFAULT_BRAKE_TH.get(channel or "")
+    threshold = brake_th if brake_th is not None else default_th
+    states = {
+        name: PedalState(
+            time_s=session[f"{name}_s"],
+            pct=None if session[f"{name}_frac"] is None else 100.0 * session[f"{name}_frac"],
+        )
+        for name in ("throttle_only", "brake_only", "trail_brake", "coast")
+    }
+    steps = view.driving.select(
+        pl.len().alias("n"), pl.col("t_s").diff().over("lap").median().alias("dt")
+    ).collect()
+    return PedalBehavior(
+        session_id=view.session_id,
+        throttle_th_pct=throttle_th,
+        brake_th=threshold,
+        brake_unit=unit,
+        brake_channel=channel,
+        turn_g=turn_g,
+        session=msgspec.convert(session, PedalTimes),
+        laps=rows(laps, LapPedalTimes),
+        states=states,
+        thresholds=PedalThresholds(throttle_pct=throttle_th, brake_bar=threshold if unit == "bar" else None),
+        frame_count=int(steps["n"][0]),
+        frame_dt_s=steps["dt"][0],
+        not_logged=not_logged,
     )
 
 
@@ -219,39 +270,29 @@ def pedal_behavior(
 ) -> PedalBehavior:
     """Four pedal states (throttle_only, brake_only, trail_brake, coast) as seconds and time fractions, per
     complete lap and over all of them."""
-    view = view_of(state, session_id)
-    options = {"throttle_th": throttle_th, "brake_th": brake_th, "turn_g": turn_g}
-    session = pedal_time_session(view.driving, **options).collect().row(0, named=True)  # type: ignore[arg-type]
-    laps = pedal_time_by_lap(view.driving, **options).collect()  # type: ignore[arg-type]
-    channel = session.pop("brake_channel")
-    not_logged = session.pop("not_logged")
-    unit = BRAKE_UNITS.get(channel or "")
-    default_th = DEFAULT_BRAKE_TH.get(channel or "")
-    threshold = brake_th if brake_th is not None else default_th
-    states = {
-        name: PedalState(
-            time_s=session[f"{name}_s"],
-            pct=None if session[f"{name}_frac"] is None else 100.0 * session[f"{name}_frac"],
-        )
-        for name in ("throttle_only", "brake_only", "trail_brake", "coast")
+    return pedal_behavior_body(view_of(state, session_id), throttle_th, brake_th, turn_g)
+
+
+@per_view
+def incidents_body(
+    view: SessionView,
+    spin_dps: float,
+    half_width_m: float,
+    lockup_g: float,
+    stop_kph: float,
+    stop_min_s: float,
+) -> Incidents:
+    """The body of :func:`incidents` (computed once per session version and arguments)."""
+    thresholds = {
+        "spin_dps": spin_dps,
+        "half_width_m": half_width_m,
+        "lockup_g": lockup_g,
+        "stop_kph": stop_kph,
+        "stop_min_s": stop_min_s,
     }
-    steps = view.driving.select(
-        pl.len().alias("n"), pl.col("t_s").diff().over("lap").median().alias("dt")
-    ).collect()
-    return PedalBehavior(
-        session_id=session_id,
-        throttle_th_pct=throttle_th,
-        brake_th=threshold,
-        brake_unit=unit,
-        brake_channel=channel,
-        turn_g=turn_g,
-        session=msgspec.convert(session, PedalTimes),
-        laps=rows(laps, LapPedalTimes),
-        states=states,
-        thresholds=PedalThresholds(throttle_pct=throttle_th, brake_bar=threshold if unit == "bar" else None),
-        frame_count=int(steps["n"][0]),
-        frame_dt_s=steps["dt"][0],
-        not_logged=not_logged,
+    found = detect_incidents(view.driving, **thresholds).collect()
+    return Incidents(
+        session_id=view.session_id, count=found.height, thresholds=thresholds, incidents=rows(found, Incident)
     )
 
 
@@ -269,18 +310,7 @@ def incidents(
     severity: spins (yaw/course rate ≥ ``spin_dps`` while moving), off-track (``|offset_m|`` from the
     reference line > ``half_width_m`` for ≥ 0.3 s), lock-ups (deceleration ≥ ``lockup_g``: the default 2 g is
     beyond a car without downforce), stops on track (< ``stop_kph`` for ≥ ``stop_min_s``)."""
-    view = view_of(state, session_id)
-    thresholds = {
-        "spin_dps": spin_dps,
-        "half_width_m": half_width_m,
-        "lockup_g": lockup_g,
-        "stop_kph": stop_kph,
-        "stop_min_s": stop_min_s,
-    }
-    found = detect_incidents(view.driving, **thresholds).collect()
-    return Incidents(
-        session_id=session_id, count=found.height, thresholds=thresholds, incidents=rows(found, Incident)
-    )
+    return incidents_body(view_of(state, session_id), spin_dps, half_width_m, lockup_g, stop_kph, stop_min_s)
 
 
 router = Router(

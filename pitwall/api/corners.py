@@ -19,7 +19,7 @@ from pitwall.analysis.corners import classify_corners, throttle_corner_box
 from pitwall.analysis.scorecard import corner_peaks, corner_scorecard, overall_grade
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import TukeyBox
-from pitwall.api.views import SessionId, rows, session_get, view_of
+from pitwall.api.views import SessionId, per_view, rows, session_get, view_of
 from pitwall.formats.reference import load_model_reference
 from pitwall.session_view import SessionView
 from pitwall.track import turn_label
@@ -194,15 +194,12 @@ class CornerClassification(msgspec.Struct):
     corners: list[CornerBand]
 
 
-@session_get("corners", "session_corners")
-def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> CornersResponse:
-    """Per-corner aggregates over the complete laps: best pass, averages over all passes, A–F grade and the delta
-    to the reference (the physics-model lap of ``data/reference/<track>_model.json`` when present — built from
-    the simulator's physics lap by ``python -m pipelines build-reference`` — else the session's best pass)."""
-    view = view_of(state, session_id)
+@per_view
+def corners_body(view: SessionView, reference: str) -> CornersResponse:
+    """The body of :func:`corners` (computed once per session version and arguments)."""
     model, source = corner_reference(view, reference)
     return CornersResponse(
-        session_id=session_id,
+        session_id=view.session_id,
         track_id=view.track.id,
         reference_file=source,
         corners=rows(view.corner_summary(model), CornerSummaryRow),
@@ -210,22 +207,35 @@ def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "a
     )
 
 
-@session_get("scorecard", "session_scorecard")
-def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> Scorecard:
-    """A–F grade per corner (mean pass time vs the reference, see ``/corners``) and an overall grade."""
-    view = view_of(state, session_id)
+@session_get("corners", "session_corners")
+def corners(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> CornersResponse:
+    """Per-corner aggregates over the complete laps: best pass, averages over all passes, A–F grade and the delta
+    to the reference (the physics-model lap of ``data/reference/<track>_model.json`` when present — built from
+    the simulator's physics lap by ``python -m pipelines build-reference`` — else the session's best pass)."""
+    return corners_body(view_of(state, session_id), reference)
+
+
+@per_view
+def scorecard_body(view: SessionView, reference: str) -> Scorecard:
+    """The body of :func:`scorecard` (computed once per session version and arguments)."""
     model, source = corner_reference(view, reference)
     summary = view.corner_summary(model).lazy()
     overall = msgspec.convert(overall_grade(summary).collect().row(0, named=True), OverallGrade)
     graded = corner_scorecard(summary).collect()
     return Scorecard(
-        session_id=session_id,
+        session_id=view.session_id,
         track_id=view.track.id,
         reference_file=source,
         overall=overall,
         corners=rows(graded, ScorecardCorner),
         scorecard=OriginalScorecard(overall=overall, corners=_original_corners(view, summary, graded)),
     )
+
+
+@session_get("scorecard", "session_scorecard")
+def scorecard(state: State, session_id: SessionId, reference: ReferenceChoice = "auto") -> Scorecard:
+    """A–F grade per corner (mean pass time vs the reference, see ``/corners``) and an overall grade."""
+    return scorecard_body(view_of(state, session_id), reference)
 
 
 def _original_corners(
@@ -269,12 +279,27 @@ def _original_corners(
     ]
 
 
+@per_view
+def throttle_box_body(view: SessionView) -> ThrottleCornerBox:
+    """The body of :func:`throttle_box` (computed once per session version and arguments)."""
+    box = throttle_corner_box(view.driving, view.track).collect()
+    return ThrottleCornerBox(session_id=view.session_id, corners=rows(box.drop("outliers"), ThrottleBox))
+
+
 @session_get("throttle_corner_box", "session_throttle_corner_box")
 def throttle_box(state: State, session_id: SessionId) -> ThrottleCornerBox:
     """Per corner, the Tukey box of throttle % over the samples between entry and exit (complete laps)."""
-    view = view_of(state, session_id)
-    box = throttle_corner_box(view.driving, view.track).collect()
-    return ThrottleCornerBox(session_id=session_id, corners=rows(box.drop("outliers"), ThrottleBox))
+    return throttle_box_body(view_of(state, session_id))
+
+
+@per_view
+def corner_classification_body(view: SessionView, low_max: float, med_max: float) -> CornerClassification:
+    """The body of :func:`corner_classification` (computed once per session version and arguments)."""
+    summary = view.corner_summary(None).lazy()
+    bands = classify_corners(summary, low_max_kph=low_max, med_max_kph=med_max).collect()
+    return CornerClassification(
+        session_id=view.session_id, low_max_kph=low_max, med_max_kph=med_max, corners=rows(bands, CornerBand)
+    )
 
 
 @session_get("corner_classification", "session_corner_classification")
@@ -289,12 +314,7 @@ def corner_classification(
     """Speed band of each corner from its mean minimum speed over the complete laps."""
     if low_max >= med_max:
         raise ApiError(400, "invalid request", f"low_max ({low_max}) must be below med_max ({med_max})")
-    view = view_of(state, session_id)
-    summary = view.corner_summary(None).lazy()
-    bands = classify_corners(summary, low_max_kph=low_max, med_max_kph=med_max).collect()
-    return CornerClassification(
-        session_id=session_id, low_max_kph=low_max, med_max_kph=med_max, corners=rows(bands, CornerBand)
-    )
+    return corner_classification_body(view_of(state, session_id), low_max, med_max)
 
 
 router = Router(

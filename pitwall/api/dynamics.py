@@ -21,7 +21,8 @@ from pitwall.analysis.hustle import hustle_map
 from pitwall.analysis.speed import straight_speeds, straight_summary
 from pitwall.analysis.stats import session_stats
 from pitwall.api.errors import ApiError
-from pitwall.api.views import SessionId, g_derived, rows, session_get, view_of
+from pitwall.api.views import SessionId, g_derived, per_view, rows, session_get, view_of
+from pitwall.session_view import SessionView
 
 
 class Highlight(msgspec.Struct):
@@ -152,11 +153,9 @@ class StraightLineSpeed(msgspec.Struct):
     laps: list[StraightPass]
 
 
-@session_get("highlights", "session_highlights")
-def highlights(state: State, session_id: SessionId) -> Highlights:
-    """The top 8 moments: best lap, best sector, top speed, biggest corner gain, latest braking, most speed
-    carried, best exit, peak g — each with ``t_s``, ``s_m``, ``lap`` and its number."""
-    view = view_of(state, session_id)
+@per_view
+def highlights_body(view: SessionView) -> Highlights:
+    """The body of :func:`highlights` (computed once per session version and arguments)."""
     moments = pick_highlights(
         laps=view.laps.lazy(),
         passes=view.passes.lazy(),
@@ -164,16 +163,43 @@ def highlights(state: State, session_id: SessionId) -> Highlights:
         sectors=view.sectors.lazy(),
         length_m=view.track.length_m,
     ).collect()
-    return Highlights(session_id=session_id, highlights=rows(moments, Highlight))
+    return Highlights(session_id=view.session_id, highlights=rows(moments, Highlight))
+
+
+@session_get("highlights", "session_highlights")
+def highlights(state: State, session_id: SessionId) -> Highlights:
+    """The top 8 moments: best lap, best sector, top speed, biggest corner gain, latest braking, most speed
+    carried, best exit, peak g — each with ``t_s``, ``s_m``, ``lap`` and its number."""
+    return highlights_body(view_of(state, session_id))
+
+
+@per_view
+def stats_body(view: SessionView) -> SessionStats:
+    """The body of :func:`stats` (computed once per session version and arguments)."""
+    row = session_stats(view.telemetry_g.lazy(), view.laps.lazy()).collect().row(0, named=True)
+    return msgspec.convert({"session_id": view.session_id, "track_id": view.track.id, **row}, SessionStats)
 
 
 @session_get("stats", "session_stats")
 def stats(state: State, session_id: SessionId) -> SessionStats:
     """Session aggregates: laps (all / complete / valid), best, mean, median and spread of valid lap times,
     duration, distance, top and mean moving speed, time on throttle / full throttle / brakes, peak g."""
-    view = view_of(state, session_id)
-    row = session_stats(view.telemetry_g.lazy(), view.laps.lazy()).collect().row(0, named=True)
-    return msgspec.convert({"session_id": session_id, "track_id": view.track.id, **row}, SessionStats)
+    return stats_body(view_of(state, session_id))
+
+
+@per_view
+def friction_circle_body(view: SessionView, max_points: int, sector_deg: int) -> FrictionCircle:
+    """The body of :func:`friction_circle` (computed once per session version and arguments)."""
+    driving = view.driving
+    points = pick_friction_points(driving, max_points=max_points, sector_deg=10.0).collect()
+    envelope = friction_envelope(driving, sector_deg=float(sector_deg)).collect()
+    return FrictionCircle(
+        session_id=view.session_id,
+        g_derived=g_derived(view),
+        max_combined_g=driving.select(max_combined_g_expr()).collect().item(),
+        points=rows(points, FrictionPoint),
+        envelope=rows(envelope, EnvelopeSector),
+    )
 
 
 @session_get("friction_circle", "session_friction_circle")
@@ -189,16 +215,20 @@ def friction_circle(
     grip envelope per direction sector with the share of samples near it."""
     if 360 % sector_deg:
         raise ApiError(400, "invalid request", f"sector_deg must divide 360 (got {sector_deg})")
-    view = view_of(state, session_id)
-    driving = view.driving
-    points = pick_friction_points(driving, max_points=max_points, sector_deg=10.0).collect()
-    envelope = friction_envelope(driving, sector_deg=float(sector_deg)).collect()
-    return FrictionCircle(
-        session_id=session_id,
-        g_derived=g_derived(view),
-        max_combined_g=driving.select(max_combined_g_expr()).collect().item(),
-        points=rows(points, FrictionPoint),
-        envelope=rows(envelope, EnvelopeSector),
+    return friction_circle_body(view_of(state, session_id), max_points, sector_deg)
+
+
+@per_view
+def hustle_body(view: SessionView, bin_m: float, full_th: float) -> HustleMap:
+    """The body of :func:`hustle` (computed once per session version and arguments)."""
+    length = view.track.length_m
+    segments = hustle_map(view.driving, length_m=length, bin_m=bin_m, full_th=full_th).collect()
+    return HustleMap(
+        session_id=view.session_id,
+        track_length_m=length,
+        bin_m=bin_m,
+        full_th_pct=full_th,
+        segments=rows(segments, HustleSegment),
     )
 
 
@@ -210,32 +240,28 @@ def hustle(
     full_th: Annotated[float, Parameter(ge=0, le=100, description="full-throttle threshold, %")] = 98.0,
 ) -> HustleMap:
     """Per ``bin_m`` segment of the lap: the share of time at full throttle over the complete laps."""
-    view = view_of(state, session_id)
-    length = view.track.length_m
-    segments = hustle_map(view.driving, length_m=length, bin_m=bin_m, full_th=full_th).collect()
-    return HustleMap(
-        session_id=session_id,
-        track_length_m=length,
-        bin_m=bin_m,
-        full_th_pct=full_th,
-        segments=rows(segments, HustleSegment),
-    )
+    return hustle_body(view_of(state, session_id), bin_m, full_th)
 
 
-@session_get("straight_line_speed", "session_straight_line_speed")
-def straight_line_speed(state: State, session_id: SessionId) -> StraightLineSpeed:
-    """Top speed on each of the track's named straights, per complete lap, with the best and mean."""
-    view = view_of(state, session_id)
+@per_view
+def straight_line_speed_body(view: SessionView) -> StraightLineSpeed:
+    """The body of :func:`straight_line_speed` (computed once per session version and arguments)."""
     passes = (
         straight_speeds(view.telemetry_g.lazy(), view.track)
         .filter(pl.col("lap").is_in(view.complete_lap_numbers))
         .collect()
     )
     return StraightLineSpeed(
-        session_id=session_id,
+        session_id=view.session_id,
         straights=rows(straight_summary(passes.lazy()).collect(), StraightSummaryRow),
         laps=rows(passes, StraightPass),
     )
+
+
+@session_get("straight_line_speed", "session_straight_line_speed")
+def straight_line_speed(state: State, session_id: SessionId) -> StraightLineSpeed:
+    """Top speed on each of the track's named straights, per complete lap, with the best and mean."""
+    return straight_line_speed_body(view_of(state, session_id))
 
 
 router = Router(

@@ -35,7 +35,7 @@ from pitwall.analysis.sectors import (
 )
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import TukeyBox
-from pitwall.api.views import view_of
+from pitwall.api.views import per_view, view_of
 from pitwall.session_view import SessionView
 
 SID = Annotated[str, Parameter(description="session id")]
@@ -206,6 +206,7 @@ def _best(view: SessionView) -> tuple[int | None, float | None]:
     return best, float(view.laps.filter(pl.col("lap") == best)["duration_s"][0])
 
 
+@per_view
 def laps_envelope(view: SessionView) -> LapsEnvelope:
     """``/laps``: the full session, then every lap."""
     span = view.telemetry.select(
@@ -252,6 +253,7 @@ def _with_original_keys(row: dict[str, Any], sectors: list[SectorDef]) -> dict[s
     }
 
 
+@per_view
 def lap_time_table_body(view: SessionView) -> LapTimeTable:
     table = lap_time_table(view.telemetry, view.laps.lazy(), view.track).collect()
     best_lap, best_s = _best(view)
@@ -267,17 +269,20 @@ def lap_time_table_body(view: SessionView) -> LapTimeTable:
     )
 
 
+@per_view
 def sector_times_body(view: SessionView) -> SectorTimes:
     times = sector_times(view.telemetry, view.laps.lazy(), view.track).collect()
     return SectorTimes(laps=times.to_dicts(), sectors=_sector_defs(view))
 
 
+@per_view
 def distribution_body(view: SessionView) -> LapTimeDistribution:
     return msgspec.convert(
         lap_time_distribution(view.laps.lazy()).collect().row(0, named=True), LapTimeDistribution
     )
 
 
+@per_view
 def ideal_lap_body(view: SessionView) -> IdealLap:
     ideal = view.ideal
     ideal_s = ideal["ideal_lap_s"][0]
@@ -301,6 +306,7 @@ def _lap_reasons(view: SessionView) -> dict[str, Any]:
     return {str(r["lap"]): r["reason"] for r in view.complete_laps().iter_rows(named=True)}
 
 
+@per_view
 def optimal_body(
     view: SessionView, *, segment_m: float, tolerance: SeamTolerance = DEFAULT_TOLERANCE
 ) -> OptimalLap:
@@ -338,7 +344,7 @@ def _complete_lap(view: SessionView, lap: int) -> float:
 
 
 def reference_trace(
-    state: State, view: SessionView, ref: str, *, step_m: float
+    state: State | None, view: SessionView, ref: str, *, step_m: float
 ) -> tuple[pl.DataFrame, DeltaReference]:
     """The reference lap trace for ``ref``: ``best`` (fastest valid lap), ``ideal`` (Σ best sectors, stitched),
     ``optimal`` (achievable optimal, stitched), ``<lap>`` (a complete lap of this session) or ``<sid>:<lap>`` (a
@@ -374,6 +380,8 @@ def reference_trace(
         return _lap_trace(view, lap, step_m), DeltaReference(
             "lap", f"lap {lap}", sid, lap, _complete_lap(view, lap)
         )
+    if state is None:
+        raise ValueError("a reference in another session needs the app state")
     other = view_of(state, other_sid)
     if other.track.id != view.track.id:
         raise ApiError(400, "different track", {"session": view.track.id, "ref_session": other.track.id})
@@ -389,6 +397,19 @@ def _lap_trace(view: SessionView, lap: int, step_m: float) -> pl.DataFrame:
 
 
 def delta_body(state: State, view: SessionView, *, lap: int | None, ref: str, step_m: float) -> DeltaBody:
+    """``/delta``: a reference within the session is computed once per session version and arguments; one in
+    another session (``<sid>:<lap>``) each time (that session may change)."""
+    if ":" in ref:
+        return _delta(state, view, lap=lap, ref=ref, step_m=step_m)
+    return _own_delta(view, lap=lap, ref=ref, step_m=step_m)
+
+
+@per_view
+def _own_delta(view: SessionView, *, lap: int | None, ref: str, step_m: float) -> DeltaBody:
+    return _delta(None, view, lap=lap, ref=ref, step_m=step_m)
+
+
+def _delta(state: State | None, view: SessionView, *, lap: int | None, ref: str, step_m: float) -> DeltaBody:
     if lap is None:
         lap = int(view.complete_laps()["lap"][-1])
     lap_time = _complete_lap(view, lap)

@@ -26,7 +26,7 @@ from pitwall.analysis.video import (
     video_timeline,
 )
 from pitwall.api.deps import store_of
-from pitwall.api.views import SessionId, rows, session_get, view_of
+from pitwall.api.views import SessionId, per_view, rows, session_get, view_of
 from pitwall.session_view import SessionView
 
 
@@ -122,23 +122,30 @@ def _video_names(view: SessionView) -> tuple[str | None, str | None]:
 
 
 def _timeline(state: State, view: SessionView) -> tuple[pl.LazyFrame | None, str | None]:
-    """The session's video timeline and where it came from (``video_frames`` or ``telemetry``)."""
+    """The session's video timeline and where it came from (``video_frames`` — read each time: frames can be
+    added to a session — or ``telemetry``)."""
     frames = store_of(state).read_video_frames(view.session_id)
     if frames.height:
         return frames.lazy().select("t_s", "video_file", "video_t_ms"), "video_frames"
-    base, extension = _video_names(view)
-    timeline = video_timeline(view.telemetry, base_name=base, extension=extension).collect()
+    timeline = _telemetry_timeline(view)
     return (timeline.lazy(), "telemetry") if timeline.height else (None, None)
 
 
-@session_get("map", "session_map")
-def track_map(
-    state: State,
-    session_id: SessionId,
-    max_points: Annotated[int, Parameter(ge=50, le=5000, description="points per line (at most)")] = 500,
-) -> TrackMap:
-    """The track's reference line and every lap's GPS trace (with lap ids, kind and validity), thinned."""
-    view = view_of(state, session_id)
+@per_view
+def _telemetry_timeline(view: SessionView) -> pl.DataFrame:
+    base, extension = _video_names(view)
+    return video_timeline(view.telemetry, base_name=base, extension=extension).collect()
+
+
+@per_view
+def _incident_events(view: SessionView) -> pl.DataFrame:
+    """The incidents ``/clips`` cuts: those of ``/incidents`` at its default thresholds."""
+    return detect_incidents(view.driving, **INCIDENT_THRESHOLDS.as_dict()).collect()
+
+
+@per_view
+def track_map_body(view: SessionView, max_points: int) -> TrackMap:
+    """The body of :func:`track_map` (computed once per session version and arguments)."""
     traces = lap_polylines(view.telemetry, max_points_per_lap=max_points).collect()
     kinds = {row["lap"]: row for row in view.laps.select("lap", "kind", "valid").iter_rows(named=True)}
     laps = [
@@ -155,13 +162,23 @@ def track_map(
         for (lap,), part in traces.group_by("lap", maintain_order=True)
     ]
     return TrackMap(
-        session_id=session_id,
+        session_id=view.session_id,
         track_id=view.track.id,
         track_name=view.track.name,
         track_length_m=view.track.length_m,
         reference_line=rows(reference_polyline(view.track, max_points=max_points).collect(), LinePoint),
         laps=laps,
     )
+
+
+@session_get("map", "session_map")
+def track_map(
+    state: State,
+    session_id: SessionId,
+    max_points: Annotated[int, Parameter(ge=50, le=5000, description="points per line (at most)")] = 500,
+) -> TrackMap:
+    """The track's reference line and every lap's GPS trace (with lap ids, kind and validity), thinned."""
+    return track_map_body(view_of(state, session_id), max_points)
 
 
 @session_get("sync", "session_video_sync")
@@ -209,7 +226,7 @@ def clips(
     if timeline is None:
         return Clips(session_id=session_id, available=False, reason=NO_VIDEO, clips=[])
     laps = view.laps.lazy() if kind != "incidents" else view.laps.lazy().head(0)
-    found = detect_incidents(view.driving, **INCIDENT_THRESHOLDS.as_dict()).collect()
+    found = _incident_events(view)
     events = found.lazy() if kind != "laps" else found.lazy().head(0)
     cut = video_clips(timeline, clip_windows(laps, events, pre_s=pre_s, post_s=post_s)).collect()
     return Clips(session_id=session_id, available=True, reason=None, clips=rows(cut, Clip))

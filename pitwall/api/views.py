@@ -13,7 +13,9 @@ collect. Units are in field names (``_s``, ``_m``, ``_kph``, ``_g``, ``_pct`` 0.
 from __future__ import annotations
 
 import threading
-from typing import Annotated, TypeVar, cast
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Concatenate, ParamSpec, TypeVar, cast
 
 import msgspec
 import polars as pl
@@ -96,3 +98,20 @@ def session_get(route: str, operation_id: str) -> get:
 def g_derived(view: SessionView) -> bool:
     """Whether the complete laps' g comes from GPS speed and course rather than an accelerometer."""
     return bool(view.driving.select(pl.col("g_derived").any()).collect().item())
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def per_view(body: Callable[Concatenate[SessionView, P], R]) -> Callable[Concatenate[SessionView, P], R]:
+    """A route body ``body(view, *args)`` computed once per session version and arguments: kept with the view
+    (:meth:`~pitwall.session_view.SessionView.memo`), so a repeated request costs the lookup and the encoding.
+    Only for bodies that read nothing but the view and their arguments."""
+
+    @wraps(body)
+    def memoised(view: SessionView, *args: P.args, **kwargs: P.kwargs) -> R:
+        key = (body.__module__, body.__qualname__, args, tuple(sorted(kwargs.items())))
+        return view.memo(key, lambda: body(view, *args, **kwargs))
+
+    return memoised

@@ -35,8 +35,9 @@ from pitwall.api.deps import settings_of, track_of
 from pitwall.api.errors import ApiError
 from pitwall.api.schemas import ImportRequest, ImportResponse
 from pitwall.api.sessions import import_session
-from pitwall.api.views import view_of
+from pitwall.api.views import per_view, view_of
 from pitwall.config import Settings
+from pitwall.session_view import SessionView
 
 WEB_DIR: Final = Path(__file__).resolve().parent.parent / "web"
 """The static app (plain ES modules; vendored libraries under ``vendor/``)."""
@@ -157,7 +158,14 @@ def session_chart(
     dashed rules). 404 unknown chart or session, 400 unknown channel or lap."""
     if name not in CHART_NAMES:
         raise ApiError(404, "unknown chart", {"name": name, "charts": list(CHART_NAMES)})
-    view = view_of(state, session_id)
+    return chart_spec(view_of(state, session_id), name, lap, channel, lap_a, lap_b)
+
+
+@per_view
+def chart_spec(
+    view: SessionView, name: str, lap: int | None, channel: str, lap_a: int | None, lap_b: int | None
+) -> dict[str, Any]:
+    """The body of :func:`session_chart` (computed once per session version and arguments)."""
     if name == "track_map":
         telemetry = view.telemetry if lap is None else view.lap_telemetry(lap)
         frame = telemetry.collect()

@@ -284,3 +284,25 @@ def test_laps_over_a_real_uvicorn_server(
         body = httpx.get(f"{base}/session/{sid}/lap_time_table", timeout=30).json()
     assert body["best_lap"] == 2
     assert body["best_lap_s"] == get(world, f"/session/{world.run04}/lap_time_table")["best_lap_s"]
+
+
+def test_results_follow_a_growing_session(world: World) -> None:
+    """Route results are kept per session version: a live session sent in two parts answers for the first part,
+    then — the same routes, the same arguments — for the whole, never the kept answer of the first part."""
+    half = world.frames.height // 2
+    assert (
+        world.client.post("/session/start", json={"session_id": "grows", "track": SONOMA.name}).status_code
+        == 200
+    )
+    world.client.post("/session/grows/frames", json={"frames": world.frames.head(half).to_dicts()})
+    first = [get(world, f"/session/grows/{route}") for route in ("lap_time_table", "corners", "optimal_lap")]
+    again = [get(world, f"/session/grows/{route}") for route in ("lap_time_table", "corners", "optimal_lap")]
+    assert again == first  # kept, and equal
+    world.client.post("/session/grows/frames", json={"frames": world.frames.slice(half).to_dicts()})
+    table, corners, optimal = (
+        get(world, f"/session/grows/{route}") for route in ("lap_time_table", "corners", "optimal_lap")
+    )
+    assert table["lap_count"] > first[0]["lap_count"]
+    assert len(corners["passes"]) > len(first[1]["passes"])
+    whole = get(world, "/session/sim-a/lap_time_table")  # the same frames sent at once
+    assert table["laps"] == whole["laps"] and optimal == get(world, "/session/sim-a/optimal_lap")

@@ -6,7 +6,8 @@ Setup: a ``--hours`` (default 1), 20 Hz Sonoma session (72,000 rows an hour) —
 with seeded noise: GPS fixes from :class:`~pitwall.live.physics.GpsReceiver` (0.5 m, Gauss-Markov), speed
 ± 0.5 km/h, throttle ± 1 %, and a camera link in the VBOX style (two video files, ``video_file_idx``/
 ``video_t_ms``). Like the Road America VBOs it has no accelerometer channel, so every route also derives g from
-GPS. It is written into a fresh DuckDB file through ``Store.import_session`` (Arrow bulk insert); then a REAL
+GPS. It is written into a fresh DuckDB file as the importer writes a session (with its track position, Arrow bulk
+insert through ``Store.import_session``); then a REAL
 server is started (``python -m pitwall --db … --port …``, uvicorn) and **every GET route in its ``/schema``
 that takes a session** — ``/session/{session_id}/…`` and the routes with a ``session_id`` query — is requested
 over HTTP (keep-alive), except the event streams (``/telemetry/stream``, ``/cues/stream``: measured by
@@ -50,6 +51,7 @@ from pitwall.api.web import CHART_NAMES
 from pitwall.devserver import running_server
 from pitwall.formats.car import load_car
 from pitwall.formats.track import load_track
+from pitwall.importer import positioned_for_storage
 from pitwall.live.physics import GpsReceiver, lap_profile, lap_time_s
 from pitwall.store import open_store
 from pitwall.store.base import SessionImport, SessionRow
@@ -116,6 +118,8 @@ def session_frame(track: Track, *, hours: float = 1.0, seed: int = 7) -> pl.Data
 
 
 def write_session(db: Path, track: Track, frame: pl.DataFrame) -> None:
+    """Store the session as the importer does: with its track position (``positioned_for_storage``)."""
+    frame, facts = positioned_for_storage(frame, track)
     store = open_store(db)
     try:
         row = SessionRow(
@@ -129,6 +133,7 @@ def write_session(db: Path, track: Track, frame: pl.DataFrame) -> None:
             n_frames=frame.height,
             duration_s=float(frame["t_s"][-1]),
             distance_m=float(frame["distance_m"][-1]),
+            meta=facts,
         )
         empty = pl.DataFrame(schema=schema.TELEMETRY_SIGNALS)
         store.import_session(SessionImport(row, frame, empty, pl.DataFrame(schema=schema.SIGNAL_REGISTRY)))

@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder of circuits learnt from recordings (default: tracks/ beside the database)",
     )
+    p.add_argument(
+        "--lake",
+        default=None,
+        help="a parquet lake (folder or fsspec URL, written by `python -m pipelines export-lake`) opened "
+        "read-only beside the database: its sessions are listed, analysed and ranked with yours",
+    )
     setting("--can-channel", "CAN channel, e.g. /dev/ttyACM0 for live SLCAN")
     setting("--can-interface", "python-can interface (default virtual)")
     setting("--can-bitrate", "CAN bitrate (default 500000; 1000000 for the AiM MXP SmartyCam port)", type=int)
@@ -145,6 +151,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         trusted_proxies=tuple(args.trusted_proxies or ()),
         upload_dir=_absolute(args.upload_dir) if args.upload_dir is not None else None,
         user_tracks_dir=_absolute(args.user_tracks_dir) if args.user_tracks_dir is not None else None,
+        lake=args.lake,
     )
 
 

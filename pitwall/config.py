@@ -93,6 +93,7 @@ class Settings:
     )  # optional model (pitwall.coach.llm)
     upload_dir: Path | None = None  # browser uploads; None = uploads/ in the first import root
     user_tracks_dir: Path | None = None  # circuits learnt from recordings; None = tracks/ beside the database
+    lake: str | None = None  # a parquet lake opened read-only beside the database (pitwall.store.layered)
 
     @property
     def user_tracks_path(self) -> Path:

@@ -25,6 +25,7 @@ import polars as pl
 
 from pitwall import schema
 from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
+from pitwall.analysis.position import add_track_position, line_fingerprint
 from pitwall.analysis.track_match import detect_track
 from pitwall.formats.detect import read_recording
 from pitwall.formats.errors import ReadError
@@ -235,7 +236,7 @@ def import_vbo_file(
     for candidate in candidates:
         row.session_id = candidate
         try:
-            store.import_session(_session_import(row, recording))
+            store.import_session(_session_import(row, recording, track))
             break
         except DuplicateContent as same:  # imported meanwhile by a concurrent request or process
             return _result("skipped", store, store.get_session(same.session_id), parsed.path)
@@ -360,11 +361,25 @@ def _reader_facts(recording: VboRecording) -> dict[str, Any]:
     }
 
 
-def _session_import(row: SessionRow, recording: VboRecording) -> SessionImport:
+def positioned_for_storage(telemetry: pl.DataFrame, track: Track) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``telemetry`` with its track position (``s_m``, ``offset_m``; :func:`pitwall.analysis.position
+    .add_track_position`) and the session meta that names the track version they belong to
+    (``positioned_on``): a :class:`~pitwall.session_view.SessionView` of the stored session reuses them while
+    the track is unchanged. Requires ``lat_deg``, ``lon_deg`` (``heading_deg`` used when present)."""
+    return add_track_position(telemetry.lazy(), track).collect(), {"positioned_on": line_fingerprint(track)}
+
+
+def _session_import(row: SessionRow, recording: VboRecording, track: Track | None) -> SessionImport:
+    """The rows to store: with the samples' track position when the track is known (``meta.positioned_on``
+    names the track version, so a view reuses them instead of positioning every sample again)."""
     sid = pl.lit(row.session_id, dtype=pl.String).alias("session_id")
+    telemetry = recording.telemetry.with_columns(sid)
+    if track is not None:
+        telemetry, facts = positioned_for_storage(telemetry, track)
+        row.meta = {**row.meta, **facts}
     return SessionImport(
         session=row,
-        telemetry=schema.conform(recording.telemetry.with_columns(sid), schema.TELEMETRY),
+        telemetry=schema.conform(telemetry, schema.TELEMETRY),
         signals=schema.conform(recording.signals.with_columns(sid), schema.TELEMETRY_SIGNALS),
         registry=schema.conform(recording.registry, schema.SIGNAL_REGISTRY),
     )

@@ -1,4 +1,5 @@
-"""The set-up the marimo notebooks share: which database to open, reading it, loading session views.
+"""The set-up the marimo notebooks share: which database to open (and a parquet lake beside it: ``--lake`` or
+``$PITWALL_LAKE``), reading it, loading session views.
 
 Each function runs inside a notebook cell; where it cannot go on it stops that cell (``mo.stop``) with a
 callout saying why, so the cells that depend on it do not run.
@@ -29,6 +30,13 @@ def database_field(default: Path) -> mo.ui.text:
     )
 
 
+def lake_location() -> str | None:
+    """A parquet lake to open read-only beside the database (:mod:`pitwall.store.layered`): the notebook's
+    ``--lake`` argument, else ``$PITWALL_LAKE``, else none."""
+    value = mo.cli_args().get("lake") or os.environ.get("PITWALL_LAKE")
+    return str(value) if value else None
+
+
 def read_database(
     value: str, read: Callable[[Store], pl.DataFrame], *, empty: str
 ) -> tuple[Path, pl.DataFrame]:
@@ -46,7 +54,7 @@ def read_database(
         ),
     )
     try:
-        with closing(open_store(db_path)) as store:
+        with closing(open_store(db_path, lake=lake_location())) as store:
             rows = read(store)
     except Exception as exc:  # any failure to open means "not a usable database": say why
         mo.stop(True, mo.callout(mo.md(f"Cannot open `{db_path}`: {exc}"), kind="danger"))
@@ -60,7 +68,7 @@ def load_views(db_path: Path, session_ids: Iterable[str]) -> dict[str, SessionVi
     library = TrackLibrary()
     views: dict[str, SessionView] = {}
     try:
-        with closing(open_store(db_path)) as store:
+        with closing(open_store(db_path, lake=lake_location())) as store:
             for sid in session_ids:
                 views[sid] = SessionView.load(store, sid, library, None)
     except SessionViewError as exc:

@@ -54,6 +54,7 @@ TELEMETRY: Final[dict[str, pl.DataType]] = {
     "gear": pl.Int32(),  # 0 = neutral / unknown
     "distance_m": pl.Float64(),  # cumulative GPS distance since session start
     "s_m": pl.Float64(),  # position along the track reference line (null when off track / unknown)
+    "offset_m": pl.Float64(),  # signed distance from the reference line, positive left (null when unknown)
     "lap": pl.Int32(),  # lap number from lap slicing (null before analysis)
     "video_file_idx": pl.Int32(),  # index of the video file this sample belongs to (VBO avifileindex)
     "video_t_ms": pl.Int64(),  # time within that video file, milliseconds (VBO avitime)

@@ -329,3 +329,48 @@ def test_a_lake_on_an_fsspec_url(tmp_path: Path) -> None:
     root = url.removeprefix("memory://")
     assert fs.exists(f"{root}/results/leaderboard.parquet") and fs.exists(f"{root}/{MANIFEST}")
     assert len(fs.glob(f"{root}/*/*/*/*/telemetry.parquet")) == 1
+
+
+def test_the_server_opens_a_lake_beside_its_database(lake: Path, tmp_path: Path) -> None:
+    """``--lake``: the lake's sessions are listed, analysed and ranked with the database's own; imports and
+    live sessions go to the database; a write to a lake session is refused (409) and the lake is unchanged."""
+    import httpx
+
+    from pitwall.devserver import server_process
+
+    db = tmp_path / "own.duckdb"
+    store = open_store(db)
+    own = import_vbo_file(
+        store, SAMPLES / "25IR05_RdAm_FP1_Run01_KO.vbo", library=TrackLibrary(), driver="Me"
+    )
+    store.close()
+    lake_files = sorted((p, p.stat().st_mtime_ns) for p in lake.rglob("*") if p.is_file())
+    with server_process(db, "--lake", str(lake), "--import-root", str(DATA_DIR)) as (_, url):
+        sessions = {
+            s["driver"]: s for s in httpx.get(f"{url}/sessions", params={"limit": 100}).json()["sessions"]
+        }
+        assert set(sessions) == {"Me", "KO", "TL", "Ann Lee", "Bo"}
+        bo = sessions["Bo"]["session_id"]
+        table = httpx.get(f"{url}/session/{bo}/lap_time_table").json()
+        assert table["best_lap_s"] == pytest.approx(sessions["Bo"]["best_lap_s"], abs=1e-6)
+        assert httpx.get(f"{url}/session/{own.session_id}/laps").status_code == 200
+        board = httpx.get(f"{url}/leaderboard").json()["entries"]
+        assert {e["driver"] for e in board} >= {"Ann Lee", "Bo", "KO"}
+        assert [e["rank"] for e in board] == list(range(1, len(board) + 1))
+        assert [e["lap_time_s"] for e in board] == sorted(e["lap_time_s"] for e in board)
+        refused = httpx.delete(f"{url}/session/{bo}")
+        assert refused.status_code == 409 and refused.json()["error"] == "read-only store"
+        started = httpx.post(f"{url}/session/start", json={"driver": "Z"})
+        assert started.status_code == 200  # live sessions go to the database
+        imported = httpx.post(
+            f"{url}/session/import", json={"vbo_path": str(SAMPLES / "25IR05_RdAm_FP1_Run05_TL.vbo")}
+        )
+        assert imported.status_code == 200, imported.text
+    assert sorted((p, p.stat().st_mtime_ns) for p in lake.rglob("*") if p.is_file()) == lake_files
+    store = open_store(db)
+    try:
+        assert (
+            store.list_sessions(limit=100).height == 3
+        )  # own, the live one, the import: nothing of the lake
+    finally:
+        store.close()

@@ -13,6 +13,7 @@ projections onto segments pointing more than 90° away from the fix's heading ar
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +84,7 @@ class _LineIndex:
         n_line = self.x_m.shape[0]
         k = min(CANDIDATES, n_line)
         reach = max_offset_m + float(self.seg_len_m.max())
-        _, nearest = self.tree.query(np.column_stack([px, py]), k=k, distance_upper_bound=reach)
+        _, nearest = self.tree.query(np.column_stack([px, py]), k=k, distance_upper_bound=reach, workers=-1)
         nearest = np.asarray(nearest).reshape(px.shape[0], k)
         found = nearest < n_line  # the tree pads missing neighbours with n_line
         node = np.where(found, nearest, 0)
@@ -132,6 +133,17 @@ def track_position_arrays(
     lon = np.asarray(lon_deg, dtype=np.float64).ravel()
     heading = None if heading_deg is None else np.asarray(heading_deg, dtype=np.float64).ravel()
     return _LineIndex.of(track).project(lat, lon, heading, max_offset_m)
+
+
+def line_fingerprint(track: Track) -> str:
+    """A short hash of what positions depend on — the track's id, length and reference line — so positions
+    stored for one version of a track are used only while the track is unchanged (a moved start line re-bases
+    ``s_m``)."""
+    line = track.reference_line
+    digest = hashlib.sha256(f"{track.id}|{track.length_m!r}".encode())
+    for values in (line.lat_deg, line.lon_deg, line.s_m):
+        digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def add_track_position(lf: pl.LazyFrame, track: Track, *, max_offset_m: float = 50.0) -> pl.LazyFrame:

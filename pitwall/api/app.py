@@ -98,7 +98,7 @@ def _open_resources(state: State) -> None:
     """
     settings: Settings = state.settings
     try:
-        state.store = open_store(settings.db, backend=settings.backend)
+        state.store = open_store(settings.db, backend=settings.backend, lake=settings.lake)
         state.store_error = None
     except Exception as exc:  # any failure to open means "no database": the app still serves the rest
         log.exception("database %s not opened", settings.db)

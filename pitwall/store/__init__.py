@@ -20,13 +20,24 @@ from pitwall.store.base import (
 BACKENDS: Final = ("duckdb", "sqlite")
 
 
-def open_store(path: str | Path, *, backend: str | None = None) -> Store:
+def open_store(path: str | Path, *, backend: str | None = None, lake: str | Path | None = None) -> Store:
     """Open the database at ``path`` (parent folders and file created, migrations applied).
 
     ``backend`` is ``"duckdb"`` or ``"sqlite"``; ``None`` infers it from the suffix (:func:`backend_for`), or
-    opens a folder holding a parquet lake (:mod:`pitwall.lake`) read-only (``"lake"``).
+    opens a folder holding a parquet lake (:mod:`pitwall.lake`) read-only (``"lake"``). ``lake``: a parquet lake
+    (folder or fsspec URL) opened read-only *beside* the database (:mod:`pitwall.store.layered`).
     Raises :class:`DatabaseLocked` when another process holds the file, ``ValueError`` for an unknown backend.
     """
+    if lake is not None:
+        from pitwall.store.lake import LakeStore
+        from pitwall.store.layered import LayeredStore
+
+        database = open_store(path, backend=backend)
+        try:
+            return LayeredStore(database, LakeStore(lake))
+        except BaseException:
+            database.close()
+            raise
     path = Path(path).expanduser()
     from pitwall.store.lake import LakeStore, is_lake
 

@@ -78,10 +78,18 @@ def _lap_clock_repairs(db: Db) -> None:
         db.execute("ALTER TABLE laps ADD COLUMN clock_repairs " + db.dialect.sql_type(pl.Int32()))
 
 
+def _telemetry_offset(db: Db) -> None:
+    """``telemetry.offset_m`` (databases created before it was declared; their rows read null: positioned when
+    viewed, as before)."""
+    if "offset_m" not in _columns(db, "telemetry"):
+        db.execute("ALTER TABLE telemetry ADD COLUMN offset_m " + db.dialect.sql_type(pl.Float64()))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contract tables; signal_registry seeded with 54 OBD-II PIDs", _initial),
     Migration(2, "spectator tokens scoped to a session", _token_scope),
     Migration(3, "laps marked with the clock faults repaired inside them", _lap_clock_repairs),
+    Migration(4, "telemetry keeps its track position (s_m, offset_m) from the import", _telemetry_offset),
 )
 """Every migration, in version order (1, 2, 3…)."""
 

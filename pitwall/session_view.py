@@ -177,7 +177,7 @@ class SessionView:
         if frames.height == 0:
             raise NoTelemetry(session_id, "the session has no telemetry rows")
         track = with_file_splits(_track_for(row, track_library, active_track), gates_from_meta(row.meta))
-        ordered = frames.sort("t_s")
+        ordered = frames if frames["t_s"].is_sorted() else frames.sort("t_s")
         stored = row.meta.get("positioned_on") == line_fingerprint(track) and "offset_m" in ordered.columns
         positioned = ordered if stored else add_track_position(ordered.lazy(), track).collect()
         laps = session_laps(positioned, track, row.meta)

@@ -223,6 +223,11 @@ def add_lap_distance(lf: pl.LazyFrame, laps: pl.DataFrame, length_m: float) -> p
     return lf.sort("t_s").map_batches(position, schema=out_schema)
 
 
+def _strictly_increasing(t: pl.Series) -> bool:
+    """Whether the (null-free) times ``t`` rise at every step."""
+    return t.len() < 2 or bool((t.diff().slice(1) > 0).all())
+
+
 @dataclass(frozen=True)
 class _Fixes:
     """Materialised, time-ordered samples (the numpy side of :func:`slice_laps`); ``lat``/``lon`` are NaN
@@ -241,19 +246,23 @@ class _Fixes:
     @classmethod
     def of(cls, df: pl.DataFrame) -> _Fixes:
         df = df.filter(pl.col("t_s").is_not_null())
-        df = df.sort("t_s").unique("t_s", keep="first", maintain_order=True)
+        if not _strictly_increasing(df["t_s"]):  # the usual case needs neither sort nor de-duplication
+            df = df.sort("t_s").unique("t_s", keep="first", maintain_order=True)
         t = df["t_s"].to_numpy().astype(np.float64)
         lat = df["lat_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
         lon = df["lon_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
         gps_ok = gps_usable(lat, lon)
         if gps_ok:  # keep the fixes only; samples without one cannot be timed against a line
             keep = np.isfinite(lat) & np.isfinite(lon)
-            df, t, lat, lon = df.filter(pl.Series(keep)), t[keep], lat[keep], lon[keep]
-            step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]) if t.size > 1 else np.zeros(0)
+            if not keep.all():
+                df, t, lat, lon = df.filter(pl.Series(keep)), t[keep], lat[keep], lon[keep]
+        has_distance = "distance_m" in df.columns and df["distance_m"].null_count() < df.height
+        has_speed = "speed_kph" in df.columns and df["speed_kph"].null_count() < df.height
+        if gps_ok and not (has_distance and has_speed) and t.size > 1:  # the GPS steps are needed
+            step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
         else:
             step = np.zeros(max(t.size - 1, 0))
-        has_distance = "distance_m" in df.columns and df["distance_m"].null_count() < df.height
-        if "speed_kph" in df.columns and df["speed_kph"].null_count() < df.height:
+        if has_speed:
             speed = df["speed_kph"].fill_null(0.0).to_numpy().astype(np.float64)
         elif has_distance:
             raw = df["distance_m"].fill_null(strategy="forward").fill_null(0.0).to_numpy().astype(np.float64)

@@ -392,8 +392,12 @@ class SqlStore(ABC):
         if t_to is not None:
             where.append("t_s <= ?")
             params.append(t_to)
-        sql = f"SELECT {', '.join(columns)} FROM telemetry WHERE {' AND '.join(where)} ORDER BY frame_idx"
-        return db.fetch_frame(sql, params, {name: schema.TELEMETRY[name] for name in columns})
+        types = {name: schema.TELEMETRY[name] for name in columns}
+        sql = f"SELECT {', '.join(columns)} FROM telemetry WHERE {' AND '.join(where)}"
+        if "frame_idx" not in columns:
+            return db.fetch_frame(sql + " ORDER BY frame_idx", params, types)
+        frame = db.fetch_frame(sql, params, types)  # rows come in insertion order, almost always frame order:
+        return frame if frame["frame_idx"].is_sorted() else frame.sort("frame_idx")  # no sort then
 
     def read_telemetry(
         self,

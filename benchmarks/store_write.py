@@ -6,15 +6,17 @@
 row-by-row DuckDB ``executemany`` of 5,000 of the same rows into the same table layout, measured in this run
 and extrapolated to rows/s.
 
-(b) ``store.export_parquet.<backend>``: ``Store.export_batches`` (50k-row batches) → ``pyarrow``
-``ParquetWriter`` (default options, as the API uses) into a ``BytesIO``, rows/s, median of 5 after a warm-up;
-baseline = the 1,000,000 rows/s target. ``parquet.write_table`` alone on the same rows is reported as
-``pyarrow.write_parquet`` (the ceiling for (b)).
+(b) ``store.export_parquet.<backend>``: ``Store.export_batches`` (50k-row batches) → the route's own writer
+(``pitwall.api.exports.parquet_chunks``: zstd, :func:`~pitwall.api.exports.writer_options`), rows/s, median of
+5 after a warm-up; baseline = Polars' ``write_parquet`` (its defaults: zstd) of the same rows in memory, measured
+in this run; ``export.writer``: the same writer on the rows in memory (the encoding alone, the like-for-like
+comparison with Polars' writer: target ratio ≥ 0.8); ``store.export_parquet_size.<backend>``: the file's size against Polars'
+(comparable: ratio ≈ 1 or below).
 
 ``store.export_batches.<backend>`` is ``export_batches`` alone (no parquet), same baseline.
 
 (c) ``store.export_peak_rss.<backend>``: peak RSS growth (sampled every ms) of a fresh process exporting an
-8-hour session (576,000 rows) to a byte-counting sink that keeps nothing; baseline = the same for a 2-hour
+8-hour session (576,000 rows) with the route's writer, keeping none of the bytes; baseline = the same for a 2-hour
 session (144,000 rows, three batches: past the allocators' warm-up). ratio ≈ 1 means memory does not grow with
 the session. DuckDB's figure includes its block cache, which keeps what a query read (up to its
 ``memory_limit``) and so grows with the session even though the export streams.
@@ -38,10 +40,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from benchmarks.report import emit
 from pitwall import schema
+from pitwall.api.exports import parquet_chunks
 from pitwall.store import BACKENDS, SessionImport, SessionRow, Store, export_schema, open_store
 from pitwall.store._tables import TABLES, create_table_sql
 from pitwall.store.duckdb import DIALECT
@@ -117,56 +119,47 @@ def executemany_rows_s(directory: Path, frame: pl.DataFrame) -> float:
         con.close()
 
 
-def export_rows_s(store: Store, session_id: str, *, parquet: bool = True, runs: int = 5) -> float:
-    """Median rows/s of exporting the session's telemetry (to parquet in a ``BytesIO`` unless ``parquet`` is
-    false), after one warm-up run."""
-    speeds = []
+def export_rows_s(store: Store, session_id: str, *, parquet: bool = True, runs: int = 5) -> tuple[float, int]:
+    """Median rows/s of exporting the session's telemetry as ``GET /export.parquet`` does (its
+    ``parquet_chunks``; just the batches when ``parquet`` is false), after one warm-up run, and the file size
+    in bytes."""
+    speeds, size = [], 0
     for _ in range(runs + 1):
-        sink = io.BytesIO()
         started = time.perf_counter()
-        with pq.ParquetWriter(sink, export_schema("telemetry")) as writer:
-            rows = 0
-            for batch in store.export_batches(session_id, "telemetry"):
-                if parquet:
-                    writer.write_batch(batch)
-                rows += batch.num_rows
-        speeds.append(rows / (time.perf_counter() - started))
-    return statistics.median(speeds[1:])
+        batches = store.export_batches(session_id, "telemetry")
+        if parquet:
+            size = sum(len(chunk) for chunk in parquet_chunks(batches))
+        else:
+            for _batch in batches:
+                pass
+        speeds.append(store.count_telemetry(session_id) / (time.perf_counter() - started))
+    return statistics.median(speeds[1:]), size
 
 
-def parquet_rows_s(frame: pl.DataFrame, runs: int = 5) -> float:
+def writer_rows_s(frame: pl.DataFrame, runs: int = 5) -> float:
+    """Median rows/s of the export's writer alone (``parquet_chunks``) on the same rows in memory: the
+    encoding, without the database read."""
     table = frame.to_arrow()
     speeds = []
     for _ in range(runs):
         started = time.perf_counter()
-        pq.write_table(table, io.BytesIO(), row_group_size=50_000)
+        for _chunk in parquet_chunks(table.to_batches(max_chunksize=50_000)):
+            pass
         speeds.append(frame.height / (time.perf_counter() - started))
     return statistics.median(speeds)
 
 
-class _CountingSink:
-    """A write-only file object that counts bytes and keeps none (so only the export's memory is measured)."""
-
-    closed = False
-
-    def __init__(self) -> None:
-        self.size = 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        self.size += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        """Nothing is buffered."""
-
-    def writable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
+def polars_rows_s(frame: pl.DataFrame, runs: int = 5) -> tuple[float, int]:
+    """Median rows/s of Polars' own parquet writer (its defaults: zstd) on the same rows in memory, and the
+    file size in bytes: the baseline of the export."""
+    speeds, size = [], 0
+    for _ in range(runs):
+        sink = io.BytesIO()
+        started = time.perf_counter()
+        frame.write_parquet(sink, row_group_size=50_000)
+        speeds.append(frame.height / (time.perf_counter() - started))
+        size = sink.tell()
+    return statistics.median(speeds), size
 
 
 def peak_rss_growth_mb(db: Path, session_id: str) -> float:
@@ -200,9 +193,8 @@ def measure_export_rss(db: str, session_id: str) -> float:
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        with pq.ParquetWriter(_CountingSink(), export_schema("telemetry")) as writer:
-            for batch in store.export_batches(session_id, "telemetry"):
-                writer.write_batch(batch)
+        for _ in parquet_chunks(store.export_batches(session_id, "telemetry")):
+            pass
     finally:
         done.set()
         sampler.join()
@@ -215,7 +207,10 @@ def main() -> None:
         directory = Path(tmp)
         hour = session_import(ROWS, "hour")
         baseline = executemany_rows_s(directory, hour.telemetry)
-        emit("pyarrow.write_parquet", parquet_rows_s(hour.telemetry), "rows/s", EXPORT_TARGET_ROWS_S)
+        frame = export_frame(hour.telemetry)
+        polars_speed, polars_size = polars_rows_s(frame)
+        emit("polars.write_parquet", polars_speed, "rows/s", None)
+        emit("export.writer", writer_rows_s(frame), "rows/s", polars_speed)
         for backend in BACKENDS:
             db = directory / f"pitwall{SUFFIX[backend]}"
             store = open_store(db)
@@ -228,9 +223,10 @@ def main() -> None:
                     "rows/s",
                     baseline,
                 )
-                export = export_rows_s(store, "hour")
-                emit(f"store.export_parquet.{backend}", export, "rows/s", EXPORT_TARGET_ROWS_S)
-                batches = export_rows_s(store, "hour", parquet=False)
+                export, size = export_rows_s(store, "hour")
+                emit(f"store.export_parquet.{backend}", export, "rows/s", polars_speed)
+                emit(f"store.export_parquet_size.{backend}", size / 1e6, "MB", polars_size / 1e6)
+                batches, _ = export_rows_s(store, "hour", parquet=False)
                 emit(f"store.export_batches.{backend}", batches, "rows/s", EXPORT_TARGET_ROWS_S)
                 store.import_session(session_import(2 * ROWS, "two-hours"))
                 store.import_session(session_import(8 * ROWS, "eight-hours"))
@@ -238,6 +234,13 @@ def main() -> None:
                 store.close()
             small_mb, large_mb = peak_rss_growth_mb(db, "two-hours"), peak_rss_growth_mb(db, "eight-hours")
             emit(f"store.export_peak_rss.{backend}", large_mb, "MB", small_mb)
+
+
+def export_frame(telemetry: pl.DataFrame) -> pl.DataFrame:
+    """The rows as the export holds them (its schema), for the Polars baseline."""
+    return pl.from_arrow(
+        telemetry.to_arrow().select(export_schema("telemetry").names).cast(export_schema("telemetry"))
+    )  # type: ignore[return-value]
 
 
 if __name__ == "__main__":

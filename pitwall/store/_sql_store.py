@@ -269,7 +269,8 @@ class SqlStore(ABC):
             self._insert_telemetry(db, row.session_id, data.telemetry, first_idx=0)
             self._register(db, data.registry, source=row.source)
             self._insert_signals(db, row.session_id, data.signals, source=row.source)
-            self._recompute(db, row.session_id)
+            # from the rows in memory, not read back: the same rows the transaction just wrote
+            self._store_capabilities(db, row.session_id, data.telemetry, data.signals)
 
     def get_session(self, session_id: str) -> SessionRow:
         with self._read() as db:
@@ -504,7 +505,17 @@ class SqlStore(ABC):
             (session_id,),
             schema.TELEMETRY_SIGNALS,
         )
-        capabilities = capabilities_frame(telemetry.lazy(), signals.lazy()).collect()
+        return self._store_capabilities(db, session_id, telemetry, signals)
+
+    @staticmethod
+    def _store_capabilities(
+        db: Db, session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame
+    ) -> pl.DataFrame:
+        """Replace the session's capabilities with those of its rows ``telemetry`` and ``signals``."""
+        sid = pl.lit(session_id, dtype=pl.String).alias("session_id")
+        capabilities = capabilities_frame(
+            telemetry.lazy().with_columns(sid), signals.lazy().with_columns(sid)
+        ).collect()
         db.execute("DELETE FROM capabilities WHERE session_id = ?", (session_id,))
         db.insert_frame("capabilities", capabilities)
         return capabilities

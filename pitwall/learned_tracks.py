@@ -69,9 +69,8 @@ def learn_track(
         return None
     keep = _thin(lat, lon)
     alt = fixes["alt_m"].cast(pl.Float64).fill_null(float("nan")).to_numpy()[keep]
-    lat_v, lon_v = _closed_loop(
-        lat[keep], lon[keep], _position_at(telemetry, t0), _position_at(telemetry, t1)
-    )
+    (start_lat, end_lat), (start_lon, end_lon) = _positions_at(telemetry, [t0, t1])
+    lat_v, lon_v = _closed_loop(lat[keep], lon[keep], (start_lat, start_lon), (end_lat, end_lon))
     line, length_m, corners = centre_line(lat_v, lon_v, alt, float(lat_v[0]), float(lon_v[0]))
     sector_ends, sector_names = equal_sectors(length_m)
     start_finish, sector_gates = timing_gates(line, length_m, sector_ends, sector_names)
@@ -112,14 +111,13 @@ def _closed_loop(
     return lat_v[:-1], lon_v[:-1]
 
 
-def _position_at(telemetry: pl.DataFrame, t_s: float) -> tuple[float, float]:
-    """The GPS position (degrees) at ``t_s`` (s), interpolated between the fixes either side."""
+def _positions_at(telemetry: pl.DataFrame, times_s: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The GPS positions (latitudes, longitudes; degrees) at ``times_s`` (s), interpolated between the fixes
+    either side."""
     fixes = telemetry.drop_nulls(["t_s", "lat_deg", "lon_deg"])
     t = fixes["t_s"].cast(pl.Float64).to_numpy()
-    return (
-        float(np.interp(t_s, t, fixes["lat_deg"].cast(pl.Float64).to_numpy())),
-        float(np.interp(t_s, t, fixes["lon_deg"].cast(pl.Float64).to_numpy())),
-    )
+    lat, lon = (np.interp(times_s, t, fixes[c].cast(pl.Float64).to_numpy()) for c in ("lat_deg", "lon_deg"))
+    return [float(v) for v in lat], [float(v) for v in lon]
 
 
 def gate_lap_marks(telemetry: pl.DataFrame, gates: Sequence[Gate]) -> list[float]:
@@ -243,11 +241,10 @@ def loop_lap_marks(telemetry: pl.DataFrame) -> list[float]:
         )
         marks = drop_close_crossings(lap_crossings(t, lat, lon, None, gate), MIN_LAP_S)
         lengths = np.diff(np.interp(marks, t, along))
-        if lengths.size == 0 or np.median(lengths) < MIN_LOOP_M:
+        median = float(np.median(lengths)) if lengths.size else 0.0
+        if median < MIN_LOOP_M:
             continue
-        agreeing = int(
-            np.sum(np.abs(lengths - np.median(lengths)) <= LOOP_LENGTH_TOLERANCE * np.median(lengths))
-        )
+        agreeing = int(np.sum(np.abs(lengths - median) <= LOOP_LENGTH_TOLERANCE * median))
         if agreeing >= MIN_LOOP_LAPS and (agreeing, speed[k]) > best[:2]:
             best = (agreeing, float(speed[k]), [float(m) for m in marks])
     return best[2]

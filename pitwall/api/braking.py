@@ -159,17 +159,9 @@ class Incidents(msgspec.Struct):
 
 
 SpinDps = Annotated[float, Parameter(ge=10, le=2000, description="spin: yaw-rate threshold, deg/s")]
-
-
 HalfWidth = Annotated[float, Parameter(ge=1, le=50, description="off-track: track half-width, m")]
-
-
 LockupG = Annotated[float, Parameter(ge=0.5, le=10, description="lock-up: deceleration limit, g")]
-
-
 StopKph = Annotated[float, Parameter(ge=0, le=50, description="stop: speed below, km/h")]
-
-
 StopMinS = Annotated[float, Parameter(ge=0.5, le=3600, description="stop: minimum duration, s")]
 
 

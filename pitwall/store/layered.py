@@ -21,7 +21,6 @@ from pitwall.store.base import ReadOnlyStore, SessionRow, Store, UnknownSession
 
 SESSION_READS = frozenset(
     {
-        "get_session",
         "read_telemetry",
         "count_telemetry",
         "read_signals",
@@ -67,15 +66,15 @@ class LayeredStore:
         finally:
             self.lake.close()
 
-    def holder(self, session_id: str) -> Store:
-        """The store that holds ``session_id`` (the database first); :class:`UnknownSession` when neither does."""
+    def holder(self, session_id: str) -> Store | None:
+        """The store that holds ``session_id`` (the database first); ``None`` when neither does."""
         for store in (self.database, self.lake):
             try:
                 store.get_session(session_id)
             except UnknownSession:
                 continue
             return store
-        raise UnknownSession(session_id)
+        return None
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.database, name)
@@ -87,29 +86,21 @@ class LayeredStore:
 
     def _read(self, name: str) -> Callable[..., Any]:
         def read(session_id: str, *args: Any, **kwargs: Any) -> Any:
-            try:
-                store = self.holder(session_id)
-            except UnknownSession:
-                store = self.database  # the database's own answer for an unknown id (an error or empty)
+            # an unknown id gets the database's own answer (an error or an empty result)
+            store = self.holder(session_id) or self.database
             return getattr(store, name)(session_id, *args, **kwargs)
 
         return read
 
     def _write(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def write(session_id: str, *args: Any, **kwargs: Any) -> Any:
-            if self.holder_or_none(session_id) is self.lake:
+            if self.holder(session_id) is self.lake:
                 raise ReadOnlyStore(
                     f"session {session_id} is in the parquet lake {self.lake.path}, read-only"
                 )
             return method(session_id, *args, **kwargs)
 
         return write
-
-    def holder_or_none(self, session_id: str) -> Store | None:
-        try:
-            return self.holder(session_id)
-        except UnknownSession:
-            return None
 
     # listings over both ------------------------------------------------------------------------------------
     def list_sessions(self, *, limit: int = 50, active_only: bool = False) -> pl.DataFrame:
@@ -120,7 +111,8 @@ class LayeredStore:
     def list_laps(self, *, session_id: str | None = None, limit: int = 20) -> pl.DataFrame:
         """One session's laps (from the store that holds it), or both stores' laps, the database's first."""
         if session_id is not None:
-            return self.holder(session_id).list_laps(session_id=session_id, limit=limit)
+            store = self.holder(session_id) or self.database  # the database's answer for an unknown id
+            return store.list_laps(session_id=session_id, limit=limit)
         frames = [s.list_laps(limit=limit) for s in (self.database, self.lake)]
         return pl.concat(frames, how="vertical_relaxed").head(limit)
 
@@ -132,7 +124,11 @@ class LayeredStore:
         return best.drop("rank").with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
 
     def get_session(self, session_id: str) -> SessionRow:
-        return self.holder(session_id).get_session(session_id)
+        """The session row from the database, else the lake; :class:`UnknownSession` when neither has it."""
+        try:
+            return self.database.get_session(session_id)
+        except UnknownSession:
+            return self.lake.get_session(session_id)
 
 
 def _newest(frames: list[pl.DataFrame], column: str, limit: int) -> pl.DataFrame:

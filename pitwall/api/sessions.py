@@ -335,16 +335,14 @@ def _ingest(
         if created:  # nothing half-written: the session this request created goes again
             store.delete_session(session_id)
         raise
-    idx = store.append_telemetry(session_id, wide)
+    signals = None
     if split.tall:
         names, frame_no, values = zip(*split.tall, strict=True)
-        store.append_signals(
-            session_id,
-            pl.DataFrame(
-                {"signal_name": names, "t_s": wide["t_s"].gather(list(frame_no)), "value": values},
-                schema={"signal_name": pl.String, "t_s": pl.Float64, "value": pl.Float64},
-            ),
+        signals = pl.DataFrame(
+            {"signal_name": names, "t_s": wide["t_s"].gather(list(frame_no)), "value": values},
+            schema={"signal_name": pl.String, "t_s": pl.Float64, "value": pl.Float64},
         )
+    idx = store.append_telemetry(session_id, wide, signals=signals)  # one transaction: nothing half-written
     store.update_session(
         session_id,
         n_frames=int(idx[-1]) + 1,

@@ -12,8 +12,9 @@
   loses at most the unflushed second of what clients saw. Telemetry is appended once it spans ``flush_s`` of
   data time past the last stored row, or ``flush_s`` of wall time after the last write (about one write per
   second of data); rows past the limit wait for that write, the others are published at once. Tall rows,
-  which clients never see, are appended once per ``flush_s`` of wall time (the same at real time; at a fast
-  ``--simulate-speed`` a crash loses at most the last wall second of them).
+  which clients never see, go in the same transaction as the telemetry (one commit per cycle, and no large
+  write of their own holding up the next one); alone, once per ``flush_s`` of wall time while no telemetry
+  is pending.
   :meth:`LiveService.stop_reader` (run on SIGTERM by the app) writes and publishes everything and ends the
   session.
 * ``frame_idx`` is assigned here, counting from 0 for the new session; the store assigns the same numbers on
@@ -403,18 +404,16 @@ class LiveService:
     def _due(self) -> tuple[bool, bool]:
         """Whether (telemetry, tall rows) are due for a write (caller holds the lock).
 
-        Telemetry: pending rows span ``flush_s`` of data time past the store, or waited ``flush_s`` of wall time.
-        Tall rows: waited ``flush_s`` of wall time; while telemetry is pending they go right after its write,
-        so that they never hold up the next telemetry write.
+        Telemetry: pending rows span ``flush_s`` of data time past the store, or waited ``flush_s`` of wall
+        time; the pending tall rows go with it (one transaction: a second write per cycle would cost more
+        than its rows). Tall rows alone: waited ``flush_s`` of wall time while no telemetry is pending.
         """
         now = time.monotonic()
         wide = bool(self._pending_wide) and (
             self._last_t_s - self._stored_t_s >= self.flush_s or now - self._last_flush >= self.flush_s
         )
-        tall = (
-            bool(self._pending_tall)
-            and now - self._last_signals_flush >= self.flush_s
-            and (wide or not self._pending_wide)
+        tall = bool(self._pending_tall) and (
+            wide or (not self._pending_wide and now - self._last_signals_flush >= self.flush_s)
         )
         return wide, tall
 
@@ -429,8 +428,8 @@ class LiveService:
         return max(last + self.flush_s - time.monotonic(), 0.0)
 
     def _write_loop(self) -> None:
-        """Writer thread: append telemetry, then tall rows, when due (:meth:`_due`); everything once stopping.
-        The service lock is not held while the store writes."""
+        """Writer thread: append telemetry (with the tall rows pending) or tall rows alone when due
+        (:meth:`_due`); everything once stopping. The service lock is not held while the store writes."""
         while True:
             with self._lock:
                 while not (self._writer_stop or any(self._due())):
@@ -439,14 +438,12 @@ class LiveService:
                 wide_due, tall_due = self._due()
                 wide = self._pending_wide if final or wide_due else []
                 tall = self._pending_tall if final or tall_due else []
-                if wide:
-                    self._pending_wide, self._last_flush = [], time.monotonic()
-                    self._writing_rows = sum(df.height for df in wide)
+                self._pending_wide = [] if wide else self._pending_wide
+                self._pending_tall = [] if tall else self._pending_tall
+                self._writing_rows = sum(df.height for df in wide)
                 if tall:
-                    self._pending_tall, self._last_signals_flush = [], time.monotonic()
-            failed = (bool(wide) and not self._write_telemetry(wide)) | (
-                bool(tall) and not self._write_signals(tall)
-            )
+                    self._last_signals_flush = time.monotonic()
+            failed = bool(wide or tall) and not self._write(wide, tall)
             if final:  # the pump has stopped: publish what the last write allows
                 with self._lock:
                     self._publish_allowed()
@@ -454,49 +451,46 @@ class LiveService:
             if failed:  # disk full, locked file…: the rows were put back; retry a little later
                 time.sleep(WRITE_RETRY_S)
 
-    def _write_telemetry(self, frames: list[pl.DataFrame]) -> bool:
-        """Append stamped rows and wake the pump to publish what that allows. On failure they go back to the
-        pending rows."""
-        wide = pl.concat(frames) if len(frames) > 1 else frames[0]
+    def _write(self, wide: list[pl.DataFrame], tall: list[pl.DataFrame]) -> bool:
+        """Append stamped rows and tall rows in one transaction (either may be empty) and wake the pump to
+        publish what that allows. On failure they go back to the pending rows."""
         assert self.session_id is not None
+        signals = (pl.concat(tall) if len(tall) > 1 else tall[0]) if tall else None
+        rows = (pl.concat(wide) if len(wide) > 1 else wide[0]) if wide else None
         try:
-            assigned = self.store.append_telemetry(self.session_id, wide)
+            if rows is None:
+                assert signals is not None
+                self.store.append_signals(self.session_id, signals)
+                return True
+            assigned = self.store.append_telemetry(self.session_id, rows, signals=signals)
         except Exception as exc:
-            log.exception("live flush of %d frames failed", wide.height)
+            log.exception(
+                "live flush of %d frames and %d signal rows failed",
+                0 if rows is None else rows.height,
+                0 if signals is None else signals.height,
+            )
             with self._lock:
                 self.store_error = f"{type(exc).__name__}: {exc}"
-                self._pending_wide[:0] = frames
+                self._pending_wide[:0] = wide
+                self._pending_tall[:0] = tall
                 self._writing_rows = 0
             return False
-        if assigned.len() and int(assigned[0]) != int(wide["frame_idx"][0]):
+        if assigned.len() and int(assigned[0]) != int(rows["frame_idx"][0]):
             log.warning(
-                "store numbered frames from %s, the stream from %s", assigned[0], wide["frame_idx"][0]
+                "store numbered frames from %s, the stream from %s", assigned[0], rows["frame_idx"][0]
             )
         with self._lock:
-            self._lap_rows.append(wide.select(LAP_COLUMNS))
-            self.frames_stored += wide.height
+            self._lap_rows.append(rows.select(LAP_COLUMNS))
+            self.frames_stored += rows.height
             self._writing_rows = 0
-            self._stored_t_s = float(wide["t_s"][-1])
+            self._stored_t_s = float(rows["t_s"][-1])
+            self._last_flush = time.monotonic()
             self.flushes += 1
             self.last_flush_utc = datetime.now(UTC)
             self.store_error = None
         with self._inbox_ready:
             self._released = True
             self._inbox_ready.notify()
-        return True
-
-    def _write_signals(self, frames: list[pl.DataFrame]) -> bool:
-        """Append tall rows. On failure they go back to the pending rows."""
-        tall = pl.concat(frames) if len(frames) > 1 else frames[0]
-        assert self.session_id is not None
-        try:
-            self.store.append_signals(self.session_id, tall)
-        except Exception as exc:
-            log.exception("live flush of %d signal rows failed", tall.height)
-            with self._lock:
-                self.store_error = f"{type(exc).__name__}: {exc}"
-                self._pending_tall[:0] = frames
-            return False
         return True
 
     def _lap_loop(self) -> None:

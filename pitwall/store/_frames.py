@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from pitwall import schema
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -28,12 +26,18 @@ def prepare(df: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFram
     SQLite cannot store NaN (it reads back as NULL) nor keep the sign of -0.0 (it reads back as 0.0), so
     floats get NaN → null and -0.0 → 0.0 before either backend stores them: both keep identical values.
     Raises polars' ``InvalidOperationError`` when a value does not cast (e.g. text in a float column).
+    One ``select`` (this runs on every store write, live appends included).
     """
-    conformed = schema.conform(df, dict(columns))
-    floats = pl.col([name for name, dtype in columns.items() if dtype.is_float()])
-    return conformed.with_columns(
-        pl.when(floats == 0).then(pl.lit(0.0)).otherwise(floats.fill_nan(None)).name.keep()
-    )
+    return df.select([_prepared(df, name, dtype) for name, dtype in columns.items()])
+
+
+def _prepared(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    if name not in df.columns:
+        return pl.lit(None, dtype).alias(name)
+    col = pl.col(name).cast(dtype)
+    if dtype.is_float():
+        col = pl.when(col == 0).then(pl.lit(0.0)).otherwise(col.fill_nan(None))
+    return col.alias(name)
 
 
 def to_canonical(df: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:

@@ -362,8 +362,11 @@ class SqlStore(ABC):
         db.insert_frame("telemetry", rows)
         return rows["frame_idx"]
 
-    def append_telemetry(self, session_id: str, frames: pl.DataFrame) -> pl.Series:
-        """Append wide frames (any subset of canonical columns; ``t_s`` required on every row).
+    def append_telemetry(
+        self, session_id: str, frames: pl.DataFrame, *, signals: pl.DataFrame | None = None
+    ) -> pl.Series:
+        """Append wide frames (any subset of canonical columns; ``t_s`` required on every row) and, in the same
+        transaction, the tall rows ``signals`` (``signal_name``, ``t_s`` s, ``value``; as :meth:`append_signals`).
 
         Assigns ``frame_idx`` continuing from the session's largest; ``session_id``/``frame_idx`` given in
         ``frames`` are overwritten. Adds the row count to the session's ``n_frames``. Returns the ``frame_idx``.
@@ -380,6 +383,8 @@ class SqlStore(ABC):
                 "UPDATE sessions SET n_frames = COALESCE(n_frames, 0) + ? WHERE session_id = ?",
                 (len(assigned), session_id),
             )
+            if signals is not None:
+                self._insert_signals(db, session_id, signals, source="api")
             return assigned
 
     @staticmethod
@@ -469,15 +474,17 @@ class SqlStore(ABC):
     def _register(self, db: Db, rows: pl.DataFrame, *, source: str) -> int:
         if rows.height == 0:
             return 0
+        known = {name for (name,) in db.fetch_rows("SELECT signal_name FROM signal_registry")}
+        if "signal_name" in rows.columns and known.issuperset(rows["signal_name"].unique().to_list()):
+            return 0  # the usual case on every live write: nothing to check or insert
         entries = _checked(rows, schema.SIGNAL_REGISTRY, "signal_registry").with_columns(
             pl.col("unit").fill_null(""),
             pl.col("source").fill_null(source),
             pl.col("description").fill_null(""),
         )
         _require_values(entries, ["signal_name"], "signal_registry")
-        known = [name for (name,) in db.fetch_rows("SELECT signal_name FROM signal_registry")]
         new = entries.unique("signal_name", keep="first", maintain_order=True).filter(
-            ~pl.col("signal_name").is_in(known)
+            ~pl.col("signal_name").is_in(list(known))
         )
         db.insert_frame("signal_registry", new)
         return new.height

@@ -123,8 +123,11 @@ class Store(Protocol):
         """Remove a session and every row that belongs to it."""
 
     # telemetry ----------------------------------------------------------------------------------------
-    def append_telemetry(self, session_id: str, frames: pl.DataFrame) -> pl.Series:
-        """Append wide frames (any subset of canonical columns + ``t_s``); assigns and returns ``frame_idx``."""
+    def append_telemetry(
+        self, session_id: str, frames: pl.DataFrame, *, signals: pl.DataFrame | None = None
+    ) -> pl.Series:
+        """Append wide frames (any subset of canonical columns + ``t_s``) and, in the same transaction, the
+        tall rows ``signals`` (as :meth:`append_signals`); assigns and returns ``frame_idx``."""
 
     def read_telemetry(
         self,

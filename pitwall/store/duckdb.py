@@ -37,8 +37,6 @@ DIALECT: Final = Dialect(
     secondary_indexes=False,  # zone maps serve session_id filters; ART indexes only slow bulk inserts
 )
 
-_STAGING: Final = "_pitwall_staging"
-
 
 class _DuckDb:
     """:class:`~pitwall.store._db.Db` over one DuckDB connection or cursor."""
@@ -84,15 +82,13 @@ class _DuckDb:
             yield to_canonical(cast(pl.DataFrame, pl.from_arrow(batch)), columns)
 
     def insert_frame(self, table: str, df: pl.DataFrame) -> None:
-        """One ``INSERT … SELECT`` from the frame's Arrow table (no per-row round trips)."""
+        """One ``INSERT … SELECT`` from the frame's Arrow table (no per-row round trips), which DuckDB finds
+        by its local name (a replacement scan: no register/unregister of a view per insert)."""
         if df.height == 0:
             return
         names = ", ".join(df.columns)
-        self._con.register(_STAGING, df.to_arrow())
-        try:
-            self._con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {_STAGING}")
-        finally:
-            self._con.unregister(_STAGING)
+        _pitwall_staging = df.to_arrow()  # read by name by the statement below
+        self._con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _pitwall_staging")
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:

@@ -69,6 +69,19 @@ def test_append_telemetry_rejects_bad_frames_and_writes_nothing(store: Store) ->
     assert store.get_session("ra-fp1").n_frames == 0
 
 
+def test_append_telemetry_with_signals_is_one_transaction(store: Store) -> None:
+    store.create_session(session_row())
+    tall = pl.DataFrame({"signal_name": ["oil_p_bar", "oil_p_bar"], "t_s": [0.0, 0.1], "value": [3.1, 3.2]})
+    assert store.append_telemetry("ra-fp1", telemetry(2), signals=tall).to_list() == [0, 1]
+    assert store.read_signals("ra-fp1")["value"].to_list() == [3.1, 3.2]
+    assert "oil_p_bar" in store.list_registry()["signal_name"].to_list()
+    # a bad tall row takes the telemetry of the same call with it: nothing half-written
+    with pytest.raises(ValueError, match="signal_name must be set"):
+        store.append_telemetry("ra-fp1", telemetry(3), signals=pl.DataFrame({"t_s": [0.2], "value": [1.0]}))
+    assert store.count_telemetry("ra-fp1") == 2 and store.get_session("ra-fp1").n_frames == 2
+    assert store.read_signals("ra-fp1").height == 2
+
+
 def test_nan_is_stored_as_null_on_both_backends(store: Store) -> None:
     store.create_session(session_row())
     store.append_telemetry("ra-fp1", pl.DataFrame({"t_s": [0.0, 0.1], "rpm": [math.nan, 5000.0]}))

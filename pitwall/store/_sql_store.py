@@ -31,7 +31,9 @@ from pitwall.store._tables import (
     AGENT_TRACES,
     CONVERSATIONS,
     LLM_FRICTION,
+    SEQ_KEYED,
     SESSION_SCOPED,
+    SESSION_SEQ,
     SESSIONS,
     TABLES,
 )
@@ -178,6 +180,8 @@ class SqlStore(ABC):
 
     backend: str
     path: str
+    seq_keyed: tuple[str, ...] = SEQ_KEYED
+    """Tables whose session rows are read by the session's number (:data:`SESSION_SEQ`)."""
 
     def __init__(self, path: Path, writer: Db) -> None:
         self.path = str(path)
@@ -222,11 +226,30 @@ class SqlStore(ABC):
     def _exists(db: Db, session_id: str) -> bool:
         return bool(db.fetch_rows("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)))
 
-    def _require(self, db: Db, session_id: str) -> None:
-        if not self._exists(db, session_id):
-            raise UnknownSession(session_id)
+    @staticmethod
+    def _seq(db: Db, session_id: str) -> int | None:
+        """The session's number (``sessions.seq``; its rows' :data:`SESSION_SEQ`), ``None`` when unknown."""
+        rows = db.fetch_rows("SELECT seq FROM sessions WHERE session_id = ?", (session_id,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
 
-    def _insert_session(self, db: Db, row: SessionRow) -> None:
+    @classmethod
+    def _key(cls, db: Db, table: str, session_id: str) -> tuple[str, Any]:
+        """The column and value that pick a session's rows of ``table``: its number where the table keeps it
+        (:attr:`seq_keyed`), else its id. An unknown session's number is ``None``, which matches no row."""
+        if table in cls.seq_keyed:
+            return SESSION_SEQ, cls._seq(db, session_id)
+        return "session_id", session_id
+
+    def _require(self, db: Db, session_id: str) -> int:
+        """The session's number; :class:`UnknownSession` when there is no such session."""
+        seq = self._seq(db, session_id)
+        if seq is None:
+            raise UnknownSession(session_id)
+        return seq
+
+    def _insert_session(self, db: Db, row: SessionRow) -> int:
+        """Insert the row with the next session number (returned); :class:`SessionExists`,
+        :class:`DuplicateContent`."""
         frame = _session_frame(row)
         if self._exists(db, row.session_id):
             raise SessionExists(row.session_id)
@@ -236,7 +259,9 @@ class SqlStore(ABC):
             )
         ):
             raise DuplicateContent(str(same[0][0]), row.content_hash)
-        db.insert_frame("sessions", frame)
+        ((seq,),) = db.fetch_rows("SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions")
+        db.insert_frame("sessions", frame.with_columns(seq=pl.lit(seq, pl.Int64)))
+        return int(seq)
 
     @staticmethod
     def _session(db: Db, session_id: str) -> SessionRow:
@@ -265,10 +290,10 @@ class SqlStore(ABC):
         """
         row = replace(data.session, n_frames=data.telemetry.height)
         with self._write() as db:
-            self._insert_session(db, row)
-            self._insert_telemetry(db, row.session_id, data.telemetry, first_idx=0)
+            seq = self._insert_session(db, row)
+            self._insert_telemetry(db, row.session_id, seq, data.telemetry, first_idx=0)
             self._register(db, data.registry, source=row.source)
-            self._insert_signals(db, row.session_id, data.signals, source=row.source)
+            self._insert_signals(db, row.session_id, seq, data.signals, source=row.source)
             # from the rows in memory, not read back: the same rows the transaction just wrote
             self._store_capabilities(db, row.session_id, data.telemetry, data.signals)
 
@@ -339,14 +364,15 @@ class SqlStore(ABC):
     def delete_session(self, session_id: str) -> None:
         """Remove a session and its rows in every session-scoped table."""
         with self._write() as db:
-            self._require(db, session_id)
+            seq = self._require(db, session_id)
             for table in SESSION_SCOPED:
-                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
+                key, value = (SESSION_SEQ, seq) if table in self.seq_keyed else ("session_id", session_id)
+                db.execute(f"DELETE FROM {table} WHERE {key} = ?", (value,))
             db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
 
     # telemetry --------------------------------------------------------------------------------------------
     def _insert_telemetry(
-        self, db: Db, session_id: str, frames: pl.DataFrame, *, first_idx: int
+        self, db: Db, session_id: str, seq: int, frames: pl.DataFrame, *, first_idx: int
     ) -> pl.Series:
         if frames.height == 0:
             return pl.Series("frame_idx", [], dtype=pl.Int64)
@@ -359,7 +385,7 @@ class SqlStore(ABC):
             "telemetry",
         )
         _require_values(rows, ["t_s"], "telemetry")
-        db.insert_frame("telemetry", rows)
+        db.insert_frame("telemetry", rows.with_columns(pl.lit(seq, pl.Int64).alias(SESSION_SEQ)))
         return rows["frame_idx"]
 
     def append_telemetry(
@@ -372,26 +398,27 @@ class SqlStore(ABC):
         ``frames`` are overwritten. Adds the row count to the session's ``n_frames``. Returns the ``frame_idx``.
         """
         with self._write() as db:
-            self._require(db, session_id)
+            seq = self._require(db, session_id)
             ((last,),) = db.fetch_rows(
-                "SELECT MAX(frame_idx) FROM telemetry WHERE session_id = ?", (session_id,)
+                f"SELECT MAX(frame_idx) FROM telemetry WHERE {SESSION_SEQ} = ?", (seq,)
             )
             assigned = self._insert_telemetry(
-                db, session_id, frames, first_idx=0 if last is None else last + 1
+                db, session_id, seq, frames, first_idx=0 if last is None else last + 1
             )
             db.execute(
                 "UPDATE sessions SET n_frames = COALESCE(n_frames, 0) + ? WHERE session_id = ?",
                 (len(assigned), session_id),
             )
             if signals is not None:
-                self._insert_signals(db, session_id, signals, source="api")
+                self._insert_signals(db, session_id, seq, signals, source="api")
             return assigned
 
-    @staticmethod
+    @classmethod
     def _telemetry(
-        db: Db, session_id: str, columns: list[str], t_from: float | None, t_to: float | None
+        cls, db: Db, session_id: str, columns: list[str], t_from: float | None, t_to: float | None
     ) -> pl.DataFrame:
-        where, params = ["session_id = ?"], list[Any]([session_id])
+        key, value = cls._key(db, "telemetry", session_id)
+        where, params = [f"{key} = ?"], list[Any]([value])
         if t_from is not None:
             where.append("t_s >= ?")
             params.append(t_from)
@@ -424,33 +451,35 @@ class SqlStore(ABC):
 
     def count_telemetry(self, session_id: str) -> int:
         with self._read() as db:
-            ((count,),) = db.fetch_rows("SELECT COUNT(*) FROM telemetry WHERE session_id = ?", (session_id,))
+            key, value = self._key(db, "telemetry", session_id)
+            ((count,),) = db.fetch_rows(f"SELECT COUNT(*) FROM telemetry WHERE {key} = ?", (value,))
         return int(count)
 
-    def _insert_signals(self, db: Db, session_id: str, rows: pl.DataFrame, *, source: str) -> int:
+    def _insert_signals(self, db: Db, session_id: str, seq: int, rows: pl.DataFrame, *, source: str) -> int:
         if rows.height == 0:
             return 0
         tall = _checked(rows.with_columns(session_id=pl.lit(session_id)), schema.TELEMETRY_SIGNALS, "signals")
         _require_values(tall, ["signal_name", "t_s"], "signals")
         self._register(db, tall.select(pl.col("signal_name").unique(maintain_order=True)), source=source)
-        db.insert_frame("telemetry_signals", tall)
+        db.insert_frame("telemetry_signals", tall.with_columns(pl.lit(seq, pl.Int64).alias(SESSION_SEQ)))
         return tall.height
 
     def append_signals(self, session_id: str, rows: pl.DataFrame) -> int:
         """Append tall rows (``signal_name``, ``t_s`` s, ``value``); unknown names are registered (source
         ``api``, unit ``""``). Returns the number of rows appended."""
         with self._write() as db:
-            self._require(db, session_id)
-            return self._insert_signals(db, session_id, rows, source="api")
+            seq = self._require(db, session_id)
+            return self._insert_signals(db, session_id, seq, rows, source="api")
 
     def read_signals(self, session_id: str, names: list[str] | None = None) -> pl.DataFrame:
         """Tall rows ordered by ``signal_name``, ``t_s``; ``names`` filters (an empty list selects none)."""
-        where, params = "session_id = ?", [session_id, *(names or [])]
-        if names is not None:
-            where += f" AND signal_name IN ({', '.join('?' * len(names))})" if names else " AND FALSE"
-        sql = f"SELECT {TABLES['telemetry_signals'].column_list} FROM telemetry_signals WHERE {where} ORDER BY signal_name, t_s"
         with self._read() as db:
-            return db.fetch_frame(sql, params, schema.TELEMETRY_SIGNALS)
+            key, value = self._key(db, "telemetry_signals", session_id)
+            where = f"{key} = ?"
+            if names is not None:
+                where += f" AND signal_name IN ({', '.join('?' * len(names))})" if names else " AND FALSE"
+            sql = f"SELECT {TABLES['telemetry_signals'].column_list} FROM telemetry_signals WHERE {where} ORDER BY signal_name, t_s"
+            return db.fetch_frame(sql, [value, *(names or [])], schema.TELEMETRY_SIGNALS)
 
     def append_video_frames(self, session_id: str, rows: pl.DataFrame) -> int:
         """Append video frame metadata (:data:`pitwall.schema.VIDEO_FRAMES`; ``t_s`` required)."""
@@ -507,9 +536,10 @@ class SqlStore(ABC):
 
     def _recompute(self, db: Db, session_id: str) -> pl.DataFrame:
         telemetry = self._telemetry(db, session_id, list(schema.TELEMETRY), None, None)
+        key, value = self._key(db, "telemetry_signals", session_id)
         signals = db.fetch_frame(
-            f"SELECT {TABLES['telemetry_signals'].column_list} FROM telemetry_signals WHERE session_id = ?",
-            (session_id,),
+            f"SELECT {TABLES['telemetry_signals'].column_list} FROM telemetry_signals WHERE {key} = ?",
+            (value,),
             schema.TELEMETRY_SIGNALS,
         )
         return self._store_capabilities(db, session_id, telemetry, signals)
@@ -579,9 +609,9 @@ class SqlStore(ABC):
         if duration is None or duration <= 0:
             raise ValueError("lap: needs a positive duration_s, or t_start_s and t_end_s")
         with self._write() as db:
-            self._require(db, session_id)
+            seq = self._require(db, session_id)
             ((t0, t1),) = db.fetch_rows(
-                "SELECT MIN(t_s), MAX(t_s) FROM telemetry WHERE session_id = ?", (session_id,)
+                f"SELECT MIN(t_s), MAX(t_s) FROM telemetry WHERE {SESSION_SEQ} = ?", (seq,)
             )
             if not _backed(row.row(0, named=True), t0, t1):
                 logged = 0.0 if t0 is None else t1 - t0
@@ -736,14 +766,15 @@ class SqlStore(ABC):
             return True
 
     # export -------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _export_source(session_id: str, table: str) -> tuple[str, str, list[Any]]:
+    @classmethod
+    def _export_source(cls, db: Db, session_id: str, table: str) -> tuple[str, str, list[Any]]:
         """(select list, FROM clause, params) of an export table; the registry is stamped with the id."""
         _export_columns(table)
         if table == "signal_registry":
             select = f"CAST(? AS TEXT) AS session_id, {TABLES[table].column_list}"
             return select, "FROM signal_registry", [session_id]
-        return TABLES[table].column_list, f"FROM {table} WHERE session_id = ?", [session_id]
+        key, value = cls._key(db, table, session_id)
+        return TABLES[table].column_list, f"FROM {table} WHERE {key} = ?", [value]
 
     def export_batches(
         self, session_id: str, table: str, *, batch_rows: int = 50_000
@@ -772,7 +803,7 @@ class SqlStore(ABC):
         without gaps; a gap only makes a page shorter), tall signals one signal at a time; the registry and
         capabilities are small."""
         columns = _export_columns(table)
-        select, source, params = cls._export_source(session_id, table)
+        select, source, params = cls._export_source(db, session_id, table)
         if table == "telemetry":
             ((top,),) = db.fetch_rows(f"SELECT MAX(frame_idx) {source}", params)
             page_sql = f"SELECT {select} {source} AND frame_idx >= ? AND frame_idx < ? ORDER BY frame_idx"
@@ -790,7 +821,7 @@ class SqlStore(ABC):
 
     def export_row_count(self, session_id: str, table: str) -> int:
         """Rows :meth:`export_batches` would yield (the whole registry for ``signal_registry``)."""
-        _, source, params = self._export_source(session_id, table)
         with self._read() as db:
+            _, source, params = self._export_source(db, session_id, table)
             ((count,),) = db.fetch_rows(f"SELECT COUNT(*) {source}", params if "?" in source else [])
         return int(count)

@@ -27,6 +27,7 @@ class LakeStore(DuckDBStore):
     """The read-only store over the lake at ``url`` (a folder or an fsspec URL)."""
 
     backend = "lake"
+    seq_keyed = ()  # the lake's files carry no session numbers; their statistics prune by session_id
 
     def __init__(self, url: str | Path) -> None:
         super().__init__(Path(":memory:"))
@@ -49,9 +50,12 @@ class LakeStore(DuckDBStore):
         if not present:
             return
         quoted = pattern.replace("'", "''")
+        numbered = (
+            ", ROW_NUMBER() OVER (ORDER BY started_at, session_id) AS seq" if table == "sessions" else ""
+        )
         db.execute(f"DROP TABLE {table}")
         db.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{quoted}', hive_partitioning = false, "
+            f"CREATE VIEW {table} AS SELECT *{numbered} FROM read_parquet('{quoted}', hive_partitioning = false, "
             "union_by_name = true)"
         )
 

@@ -20,7 +20,15 @@ import polars as pl
 
 from pitwall import DATA_DIR, schema
 from pitwall.store._db import Db
-from pitwall.store._tables import SCHEMA_VERSION_TABLE, TABLES, create_table_sql
+from pitwall.store._tables import (
+    SCHEMA_VERSION_TABLE,
+    SEQ_KEYED,
+    SESSION_SEQ,
+    TABLES,
+    create_table_sql,
+    index_name,
+    index_sql,
+)
 from pitwall.store.base import StoreError
 
 OBD2_PIDS_PATH = DATA_DIR / "registry" / "obd2_pids.json"
@@ -85,11 +93,39 @@ def _telemetry_offset(db: Db) -> None:
         db.execute("ALTER TABLE telemetry ADD COLUMN offset_m " + db.dialect.sql_type(pl.Float64()))
 
 
+def _session_seq(db: Db) -> None:
+    """``sessions.seq`` (1, 2, 3… by ``started_at``, then id) and ``session_seq`` on the rows of
+    :data:`~pitwall.store._tables.SEQ_KEYED`, which are then read by it (SQLite: indexed by it instead of
+    ``session_id``). Databases created with the columns already have them and keep their numbers."""
+    number = db.dialect.sql_type(pl.Int64())
+    if "seq" not in _columns(db, "sessions"):
+        db.execute(f"ALTER TABLE sessions ADD COLUMN seq {number}")
+        db.execute(
+            "UPDATE sessions SET seq = ranked.n FROM (SELECT session_id, "
+            "ROW_NUMBER() OVER (ORDER BY started_at, session_id) AS n FROM sessions) AS ranked "
+            "WHERE sessions.session_id = ranked.session_id"
+        )
+    for name in SEQ_KEYED:
+        if SESSION_SEQ not in _columns(db, name):
+            db.execute(f"ALTER TABLE {name} ADD COLUMN {SESSION_SEQ} {number}")
+            db.execute(
+                f"UPDATE {name} SET {SESSION_SEQ} = sessions.seq FROM sessions "
+                f"WHERE sessions.session_id = {name}.session_id"
+            )
+        for statement in index_sql(TABLES[name], db.dialect):
+            db.execute(statement)
+        if db.dialect.secondary_indexes:  # the index by session_id the new one replaces
+            db.execute(
+                f"DROP INDEX IF EXISTS {index_name(name, ('session_id', *TABLES[name].indexes[0][1:]))}"
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contract tables; signal_registry seeded with 54 OBD-II PIDs", _initial),
     Migration(2, "spectator tokens scoped to a session", _token_scope),
     Migration(3, "laps marked with the clock faults repaired inside them", _lap_clock_repairs),
     Migration(4, "telemetry keeps its track position (s_m, offset_m) from the import", _telemetry_offset),
+    Migration(5, "sessions numbered; telemetry and signals read by that number", _session_seq),
 )
 """Every migration, in version order (1, 2, 3…)."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pitwall import schema
 from pitwall.store import BACKENDS, Store, StoreError
@@ -75,12 +76,12 @@ def test_register_signals_adds_only_new_names(store: Store) -> None:
 
 
 def test_schema_version_and_reopen_applies_nothing_twice(store: Store, tmp_path: Path) -> None:
-    assert store.schema_version == len(MIGRATIONS) == 4
+    assert store.schema_version == len(MIGRATIONS) == 5
     backend = store.backend
     store.close()
     reopened = new_store(tmp_path, backend)
     try:
-        assert reopened.schema_version == 4
+        assert reopened.schema_version == 5
         assert reopened.list_registry().height == 54
     finally:
         reopened.close()
@@ -178,3 +179,59 @@ def test_a_database_made_before_lap_clock_marks_gains_the_column(tmp_path: Path,
         assert store.list_laps(session_id="new")["clock_repairs"].to_list() == [2]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_made_before_session_numbers_is_numbered_and_reads_the_same(
+    tmp_path: Path, backend: str
+) -> None:
+    """Migration 5 on a version-4 database: sessions numbered by start time, every telemetry and signal row
+    carries its session's number, reads return what they returned before; new sessions continue the count."""
+    store = new_store(tmp_path, backend)
+    assert isinstance(store, SqlStore)
+    try:
+        for k, sid in enumerate(["late", "early"]):  # created out of start-time order
+            store.create_session(SessionRow(sid, datetime(2025, 1, 2 - k, tzinfo=UTC)))
+            store.append_telemetry(
+                sid, pl.DataFrame({"t_s": [0.0, 0.1, 0.2], "speed_kph": [k + 0.0, k + 0.0, k + 1.0]})
+            )
+            store.append_signals(
+                sid, pl.DataFrame({"signal_name": ["oil_p_bar"], "t_s": [0.1], "value": [k + 0.0]})
+            )
+        before = {sid: (store.read_telemetry(sid), store.read_signals(sid)) for sid in ("late", "early")}
+        with store._write() as db:  # back to version 4: no numbers, SQLite indexed by session_id
+            for table in ("telemetry", "telemetry_signals"):
+                for statement in (
+                    f"DROP INDEX IF EXISTS {table}__session_seq_{'_'.join(table_key(table))}",
+                    f"ALTER TABLE {table} DROP COLUMN session_seq",
+                ):
+                    db.execute(statement)
+            db.execute("ALTER TABLE sessions DROP COLUMN seq")
+            db.execute("DELETE FROM schema_version WHERE version >= 5")
+        assert migrate(store._write) == len(MIGRATIONS)
+        with store._write() as db:
+            assert db.fetch_rows("SELECT session_id, seq FROM sessions ORDER BY seq") == [
+                ("early", 1),
+                ("late", 2),
+            ]
+            assert db.fetch_rows(
+                "SELECT DISTINCT session_id, session_seq FROM telemetry_signals ORDER BY session_seq"
+            ) == [("early", 1), ("late", 2)]
+        for sid, (telemetry, signals) in before.items():
+            assert_frame_equal(store.read_telemetry(sid), telemetry)
+            assert_frame_equal(store.read_signals(sid), signals)
+            assert store.count_telemetry(sid) == 3
+        store.create_session(SessionRow("next", datetime(2024, 1, 1, tzinfo=UTC)))
+        store.append_telemetry("next", pl.DataFrame({"t_s": [0.0]}))
+        assert store.read_telemetry("next")["frame_idx"].to_list() == [0]
+        with store._write() as db:
+            assert db.fetch_rows("SELECT seq FROM sessions WHERE session_id = 'next'") == [(3,)]
+        store.delete_session("late")
+        assert store.read_telemetry("late").is_empty() and store.count_telemetry("early") == 3
+    finally:
+        store.close()
+
+
+def table_key(table: str) -> tuple[str, ...]:
+    """The columns after the session in the table's index (``frame_idx``; ``signal_name``, ``t_s``)."""
+    return ("frame_idx",) if table == "telemetry" else ("signal_name", "t_s")

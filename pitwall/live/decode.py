@@ -172,42 +172,39 @@ def _slot_fits(sig: SignalPlan) -> bool:
 
 @dataclass(frozen=True)
 class _SlotTables:
-    """Every integer signal of every non-multiplexed message as one slot of a ``(slots, messages + 1)`` table,
+    """Every integer signal of every non-multiplexed message as one slot of a ``(6, slots, messages + 1)`` table,
     so a whole batch decodes in a dozen numpy operations whatever its mix of messages: per frame, gather its
-    message's column of shifts, masks, sign bits, byte orders, scales and offsets, and compute every slot at
-    once (messages with multiplexers, float or unsigned 64-bit signals are decoded signal by signal instead; the
-    extra column is for unknown frames and decodes to zeros that nobody reads)."""
+    message's column of shifts, masks, sign bits, byte orders, scales and offsets (one gather), and compute
+    every slot at once (messages with multiplexers, float or unsigned 64-bit signals are decoded signal by signal
+    instead; the extra column is for unknown frames and decodes to zeros that nobody reads)."""
 
     fast: npt.NDArray[np.bool_]  # per message: decoded through the tables
     keys: tuple[tuple[str, ...], ...]  # per message: the output key of each slot
     length: npt.NDArray[np.int64]  # per message (+ unknown): payload bytes the frame must carry
-    big: npt.NDArray[np.bool_]  # (slots, messages + 1): read the big-endian word
-    bits: U64Array  # (3, slots, messages + 1): shift, mask, and 64 - length for signed signals (else 0)
-    linear: FloatArray  # (2, slots, messages + 1): scale and offset
+    table: U64Array  # (6, slots, messages + 1): shift; mask; 64 - length for signed signals (else 0); all
+    # ones where the big-endian word is read (else 0); the bits of the float64 scale; those of the offset
 
     @classmethod
     def of(cls, plans: list[MessagePlan]) -> _SlotTables:
         fast = np.array([not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans], np.bool_)
         slots = max([len(p.signals) for p, f in zip(plans, fast, strict=True) if f] or [0])
-        big = np.zeros((slots, len(plans) + 1), np.bool_)
-        bits = np.zeros((3, *big.shape), np.uint64)
-        linear = np.zeros((2, *big.shape))
+        table = np.zeros((6, slots, len(plans) + 1), np.uint64)
         for m, plan in enumerate(plans):
             for j, sig in enumerate(plan.signals if fast[m] else ()):
-                big[j, m] = sig.big_endian
-                bits[:, j, m] = (sig.shift, sig.mask, 64 - sig.length if sig.signed else 0)
-                linear[:, j, m] = (sig.scale, sig.offset)
+                big = _ALL_ONES if sig.big_endian else np.uint64(0)
+                linear = np.array([sig.scale, sig.offset], np.float64).view(np.uint64)
+                table[:, j, m] = (sig.shift, sig.mask, 64 - sig.length if sig.signed else 0, big, *linear)
         keys = tuple(tuple(s.key for s in p.signals) for p in plans)
         length = np.array([p.length for p in plans] + [0], np.int64)
-        return cls(fast, keys, length, big, bits, linear)
+        return cls(fast, keys, length, table)
 
     def values(self, code: npt.NDArray[np.int16], le: U64Array, be: U64Array) -> FloatArray:
         """``(slots, frames)`` physical values of frames whose message indices are ``code``; row ``j`` of a
         message's frames is its ``j``-th signal (exactly :meth:`SignalPlan.scaled` of :meth:`SignalPlan.raw`)."""
-        shift, mask, spare = self.bits[:, :, code]
-        scale, offset = self.linear[:, :, code]
-        raw = (np.where(self.big[:, code], be, le) >> shift) & mask
-        return ((raw << spare).view(np.int64) >> spare.view(np.int64)).astype(np.float64) * scale + offset
+        shift, mask, spare, big, scale, offset = self.table[:, :, code]
+        raw = ((le ^ ((le ^ be) & big)) >> shift) & mask  # the big-endian word where ``big``, else the other
+        signed = (raw << spare).view(np.int64) >> spare.view(np.int64)
+        return signed.astype(np.float64) * scale.view(np.float64) + offset.view(np.float64)
 
 
 class Decoder:
@@ -259,7 +256,7 @@ class Decoder:
             raise ValueError(f"too many messages ({len(plans)}) for one decoder")
         self._keys = np.array([p.key for p in plans], np.int64)
         # 11-bit identifiers: one table lookup per frame; 29-bit ones: binary search in the sorted keys
-        self._std_table = np.full(STD_IDS, len(plans), np.int16)
+        self._std_table = np.full(STD_IDS + 1, len(plans), np.int16)  # the last entry: unknown
         for code, plan in enumerate(plans):
             if not plan.is_extended and plan.frame_id < STD_IDS:
                 self._std_table[plan.frame_id] = code
@@ -288,26 +285,31 @@ class Decoder:
             self.unknown_frames += int(counts[-1])
             ids, id_counts = np.unique(batch.arbitration_id[~known], return_counts=True)
             self.unknown_ids.update(dict(zip(ids.tolist(), id_counts.tolist(), strict=True)))
+        short = batch.dlc < self._slots.length[code]
+        any_short = bool(short.any())
         order = np.argsort(code, kind="stable")
         sorted_code = code[order]
         t = batch.t_s[order]
         le = batch.data.view(_LE_WORD).reshape(n)[order]
         be = le.byteswap()
-        short = batch.dlc[order] < self._slots.length[sorted_code]
-        any_short = bool(short.any())
-        slots = n <= self.slot_max_frames
-        values = self._slots.values(sorted_code, le, be) if slots else None
-        ends = np.cumsum(counts[:-1]).tolist()
-        for m in np.flatnonzero(counts[:-1]).tolist():
-            block = slice(ends[m] - int(counts[m]), ends[m])
+        if any_short:
+            short = short[order]
+        values = self._slots.values(sorted_code, le, be) if n <= self.slot_max_frames else None
+        start = 0
+        for m, count in enumerate(counts[:-1].tolist()):
+            if not count:
+                continue
+            block = slice(start, start + count)
+            start += count
             keep: slice | npt.NDArray[np.intp] = block
             if any_short and short[block].any():
                 self.short_frames += int(short[block].sum())
                 keep = np.flatnonzero(~short[block]) + block.start
             if values is not None and self._slots.fast[m]:
                 times = t[keep]
-                for j, key in enumerate(self._slots.keys[m]):
-                    out[key] = (times, values[j, keep])
+                # a message's keys name its first slots; the rows past them are padding
+                for key, row in zip(self._slots.keys[m], values[:, keep], strict=False):
+                    out[key] = (times, row)
             else:
                 self._decode_slow(self.plans[m], t[keep], le[keep], be[keep], out)
         return out
@@ -330,9 +332,9 @@ class Decoder:
     def _codes(self, batch: FrameBatch) -> npt.NDArray[np.int16]:
         """Per frame: the index of its message plan, or ``len(plans)`` when no message has its id."""
         ids, ext = batch.arbitration_id, batch.is_extended
+        if not ext.any():  # all 11-bit (the usual bus): ids out of range (or negative) read the unknown entry
+            return self._std_table[np.minimum(ids.view(np.uint64), STD_IDS)]
         std = ~ext & (ids >= 0) & (ids < STD_IDS)
-        if std.all():
-            return self._std_table[ids]
         code = np.full(ids.shape[0], len(self.plans), np.int16)
         code[std] = self._std_table[ids[std]]
         other = np.flatnonzero(ext)

@@ -19,6 +19,10 @@ Then peak RSS growth of a fresh process exporting a 4-hour session imported from
 the same for the 1-hour session (:func:`benchmarks.store_write.peak_rss_growth_mb`): ratio ≈ 1 means flat
 memory. DuckDB's block cache keeps what a query read, so some growth with the session is expected.
 
+(d) ``bench_import_memory``: peak RSS growth of a fresh process importing the 1-hour file (store opened and
+track library loaded first), against a fresh process doing what the issue measured it against: ``pl.read_csv``
+of the file's ``[data]`` block and a DuckDB ``CREATE TABLE`` of it. Target ratio ≤ 1.5.
+
 Run from the repository root: ``.venv/bin/python -m benchmarks.import_vbo [--runs 7]``
 """
 
@@ -33,11 +37,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 
 from benchmarks import report
-from benchmarks.store_write import export_frame, export_rows_s, peak_rss_growth_mb, polars_rows_s
+from benchmarks.store_write import (
+    export_frame,
+    export_rows_s,
+    in_fresh_process,
+    peak_rss_growth,
+    peak_rss_growth_mb,
+    polars_rows_s,
+)
 from pitwall.analysis.geo import from_local_xy
 from pitwall.formats.track import TrackLibrary
 from pitwall.formats.vbo import parse_vbo
@@ -188,6 +200,44 @@ def bench_export(path: Path, directory: Path) -> list[dict[str, object]]:
     ]
 
 
+def measure_import_rss(path: str, db: str) -> float:
+    """In this process: peak RSS growth, MB, of importing ``path`` into a new DuckDB file ``db``."""
+    store, library = open_store(Path(db)), TrackLibrary()
+    library.get("road-america")  # the library's files are read before the measurement, as a server has them
+    try:
+        return peak_rss_growth(lambda: import_vbo_file(store, Path(path), library=library))
+    finally:
+        store.close()
+
+
+def measure_read_csv_rss(path: str, db: str) -> float:
+    """In this process: peak RSS growth, MB, of ``pl.read_csv`` of the file's ``[data]`` block and a DuckDB
+    ``CREATE TABLE`` of it in a new file ``db`` (the baseline of :func:`measure_import_rss`)."""
+    con = duckdb.connect(db)
+
+    def load() -> None:
+        data = Path(path).read_bytes()
+        _samples = pl.read_csv(  # read by name by the statement below
+            data[data.index(b"\n", data.index(b"[data]")) + 1 :], separator=" ", has_header=False
+        )
+        con.execute("CREATE TABLE samples AS SELECT * FROM _samples")
+
+    try:
+        return peak_rss_growth(load)
+    finally:
+        con.close()
+
+
+def bench_import_memory(path: Path, directory: Path) -> list[dict[str, object]]:
+    """(d) peak RSS growth of the import against read_csv + CREATE TABLE, each in a fresh process (and a new
+    database file)."""
+    figures = []
+    for function in ("measure_import_rss", "measure_read_csv_rss"):
+        db = Path(tempfile.mkdtemp(dir=directory)) / "memory.duckdb"
+        figures.append(in_fresh_process("benchmarks.import_vbo", function, str(path), str(db)))
+    return [record("vbo_import_peak_rss_1h_20hz", figures[0], "MB", figures[1], 1)]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7, help="timed runs per measurement (median)")
@@ -200,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         parsed, parse_s = bench_parse(path, runs=args.runs)
         _print(parsed)
         _print(bench_import(path, directory, parse_s, runs=args.runs))
+        _print(bench_import_memory(path, directory))
         _print(bench_export(path, directory))
 
 

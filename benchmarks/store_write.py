@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,14 +165,34 @@ def polars_rows_s(frame: pl.DataFrame, runs: int = 5) -> tuple[float, int]:
 
 def peak_rss_growth_mb(db: Path, session_id: str) -> float:
     """Peak RSS growth, MB, while a fresh process streams the session's telemetry to parquet."""
-    script = (
-        "import sys; from benchmarks.store_write import measure_export_rss; "
-        "print(measure_export_rss(sys.argv[1], sys.argv[2]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script, str(db), session_id], capture_output=True, text=True, check=True
-    )
+    return in_fresh_process("benchmarks.store_write", "measure_export_rss", str(db), session_id)
+
+
+def in_fresh_process(module: str, function: str, *args: str) -> float:
+    """``module.function(*args)`` (a figure) run in a fresh Python process: memory figures start clean."""
+    script = f"import sys; from {module} import {function}; print({function}(*sys.argv[1:]))"
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
     return float(out.stdout)
+
+
+def peak_rss_growth(task: Callable[[], object]) -> float:
+    """Run ``task`` in this process while a thread samples RSS every millisecond; the peak growth over the RSS
+    before it, MB."""
+    before, peak = _rss_bytes(), [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.001):
+            peak[0] = max(peak[0], _rss_bytes())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        task()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak[0] - before, 0) / 1e6
 
 
 def _rss_bytes() -> int:
@@ -183,23 +204,15 @@ def measure_export_rss(db: str, session_id: str) -> float:
     """In this process: open ``db``, export the session while a thread samples RSS every millisecond;
     returns the peak growth over the RSS before the export, MB."""
     store = open_store(db)
-    before, peak = _rss_bytes(), [0]
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.wait(0.001):
-            peak[0] = max(peak[0], _rss_bytes())
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    def export() -> None:
         for _ in parquet_chunks(store.export_batches(session_id, "telemetry")):
             pass
+
+    try:
+        return peak_rss_growth(export)
     finally:
-        done.set()
-        sampler.join()
         store.close()
-    return max(peak[0] - before, 0) / 1e6
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import polars as pl
 
 from pitwall import schema
 from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
+from pitwall.analysis.laps import LAP_COLUMNS
 from pitwall.analysis.position import add_track_position, line_fingerprint
 from pitwall.analysis.track_match import detect_track
 from pitwall.formats.detect import read_recording
@@ -146,11 +149,33 @@ def recording_hash(recording: VboRecording) -> str:
             column = column.dt.epoch("us")
         digest.update(name.encode())
         digest.update(column.cast(pl.Float64).fill_null(float("nan")).to_numpy().tobytes())
-    signals = recording.signals.sort(["signal_name", "t_s"], maintain_order=True)
-    digest.update("\x00".join(signals["signal_name"].to_list()).encode())
-    for name in ("t_s", "value"):
-        digest.update(signals[name].cast(pl.Float64).to_numpy().tobytes())
+    runs = signal_runs(recording.signals)
+    names = itertools.chain.from_iterable(itertools.repeat(signal, part.height) for signal, part in runs)
+    digest.update("\x00".join(names).encode())  # the names of every row, without a Python str per row
+    for field in ("t_s", "value"):
+        for _, part in runs:
+            digest.update(np.ascontiguousarray(part[field].cast(pl.Float64).to_numpy()).data)
     return digest.hexdigest()
+
+
+def signal_runs(signals: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
+    """Tall rows (``signal_name``, ``t_s``, …) as ``(name, rows)`` slices in (``signal_name``, ``t_s``) order —
+    the order a stable sort by both gives. Without a copy when the rows come the way the readers write them,
+    one time-ordered run per name; otherwise from one sorted copy."""
+    runs = signals.select(pl.col("signal_name").rle()).unnest("signal_name")
+    names, lengths = runs["value"].to_list(), runs["len"].to_list()
+    if len(set(names)) == len(names) and None not in names:
+        starts = itertools.accumulate(lengths, initial=0)
+        parts = [
+            (name, signals.slice(start, n)) for name, start, n in zip(names, starts, lengths, strict=False)
+        ]
+        if all(part["t_s"].null_count() == 0 and part["t_s"].is_sorted() for _, part in parts):
+            return sorted(parts, key=lambda named: named[0])
+    ordered = signals.sort(["signal_name", "t_s"], maintain_order=True)
+    return [
+        (str(part["signal_name"][0]), part)
+        for part in ordered.partition_by("signal_name", maintain_order=True)
+    ]
 
 
 CLOCK_REPAIRS_LISTED = 20
@@ -260,7 +285,8 @@ def finish_import(store: Store, session_id: str, track: Track | None) -> None:
     if track is not None:
         store.update_session(session_id, track=track.name, track_id=track.id)
         meta = store.get_session(session_id).meta
-        store.replace_laps(session_id, session_laps(store.read_telemetry(session_id), track, meta))
+        rows = store.read_telemetry(session_id, columns=["session_id", *LAP_COLUMNS])  # what slicing reads
+        store.replace_laps(session_id, session_laps(rows, track, meta))
 
 
 def detect_session_track(recording: VboRecording, library: TrackSource | None) -> Track | None:

@@ -87,23 +87,41 @@ def _requirements() -> pl.LazyFrame:
     )
 
 
-def _tall_samples(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.LazyFrame:
-    """Wide canonical columns unpivoted and stacked on the tall signals: session_id, signal_name, t_s, value."""
+def _sample_stats(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (session, signal) with at least one sample (a non-null value at a non-null ``t_s``): ``n_samples``,
+    ``t_min``, ``t_max`` (s), and the smallest and largest value ``v_min``, ``v_max``. Wide canonical columns are aggregated column by
+    column (no tall copy of the wide table: its unpivot was the largest allocation of an import), the tall
+    ``signals`` by name."""
     names = [
         name
         for name in telemetry.collect_schema().names()
         if name in schema.TELEMETRY and name not in BOOKKEEPING
     ]
-    wide = telemetry.select(
-        "session_id", pl.col("t_s").cast(pl.Float64), *[pl.col(name).cast(pl.Float64) for name in names]
-    ).unpivot(on=names, index=["session_id", "t_s"], variable_name="signal_name", value_name="value")
-    columns = ["session_id", "signal_name", "t_s", "value"]
-    return pl.concat(
-        [
-            wide.select(columns).cast({"value": pl.Float64}),
-            signals.select(columns).cast({"t_s": pl.Float64, "value": pl.Float64}),
-        ]
-    ).drop_nulls(["t_s", "value"])
+    t_s = pl.col("t_s").cast(pl.Float64)
+
+    def stats(value: pl.Expr) -> pl.Expr:
+        sampled = value.is_not_null() & t_s.is_not_null()
+        return pl.struct(
+            n_samples=sampled.sum().cast(pl.Int64),
+            t_min=t_s.filter(sampled).min(),
+            t_max=t_s.filter(sampled).max(),
+            v_min=value.filter(sampled).min(),
+            v_max=value.filter(sampled).max(),
+        )
+
+    fields = ["n_samples", "t_min", "t_max", "v_min", "v_max"]
+    tall = signals.group_by(_KEYS).agg(stats(pl.col("value").cast(pl.Float64)).alias("s")).unnest("s")
+    if not names:
+        return tall.filter(pl.col("n_samples") > 0)
+    wide = (
+        telemetry.group_by("session_id")
+        .agg([stats(pl.col(name).cast(pl.Float64)).alias(name) for name in names])
+        .unpivot(on=names, index="session_id", variable_name="signal_name", value_name="s")
+        .unnest("s")
+    )
+    return pl.concat([wide.select(*_KEYS, *fields), tall.select(*_KEYS, *fields)]).filter(
+        pl.col("n_samples") > 0
+    )
 
 
 def capabilities_frame(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.LazyFrame:
@@ -115,25 +133,22 @@ def capabilities_frame(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.Laz
 
     Returns :data:`pitwall.schema.CAPABILITIES` columns sorted by session and signal: ``n_samples`` non-null
     samples; ``mean_hz`` = (n − 1) / (last t_s − first t_s), 0 when fewer than two samples or no time span;
-    ``useful`` = mean_hz ≥ :data:`MIN_USEFUL_HZ` and non-zero variance; ``coaches`` as in the module docs.
+    ``useful`` = mean_hz ≥ :data:`MIN_USEFUL_HZ` and values that vary (the largest above the smallest: exact,
+    where a computed variance of a constant channel can come out as 1e-33 instead of 0); ``coaches`` as in
+    the module docs.
     """
     span = pl.col("t_max") - pl.col("t_min")
     stats = (
-        _tall_samples(telemetry, signals)
-        .group_by(_KEYS)
-        .agg(
-            n_samples=pl.len().cast(pl.Int64),
-            t_min=pl.col("t_s").min(),
-            t_max=pl.col("t_s").max(),
-            variance=pl.col("value").var(),
-        )
+        _sample_stats(telemetry, signals)
         .with_columns(
             mean_hz=pl.when((pl.col("n_samples") >= 2) & (span > 0))
             .then((pl.col("n_samples") - 1) / span)
             .otherwise(0.0)
         )
         .with_columns(
-            useful=((pl.col("mean_hz") >= MIN_USEFUL_HZ) & (pl.col("variance") > 0)).fill_null(value=False)
+            useful=((pl.col("mean_hz") >= MIN_USEFUL_HZ) & (pl.col("v_max") > pl.col("v_min"))).fill_null(
+                value=False
+            )
         )
     )
     requirements = _requirements()

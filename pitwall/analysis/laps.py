@@ -78,7 +78,8 @@ WRAP_MIN_DROP_M: Final = 100.0
 STINT_JOIN_S: Final = 10.0
 MIN_STINT_S: Final = 30.0
 
-_LAP_COLUMNS: Final = ("t_s", "lat_deg", "lon_deg", "heading_deg", "speed_kph", "distance_m", "session_id")
+LAP_COLUMNS: Final = ("t_s", "lat_deg", "lon_deg", "heading_deg", "speed_kph", "distance_m")
+"""The telemetry columns lap slicing reads (besides ``session_id``, carried over): a caller may read only these."""
 
 
 def default_min_lap_s(track: Track) -> float:
@@ -509,7 +510,7 @@ def slice_laps(
     has_gps = "lat_deg" in available and "lon_deg" in available
     if "t_s" not in available or not (has_gps or "distance_m" in available):
         raise ValueError("slice_laps needs column t_s and lat_deg, lon_deg or distance_m")
-    columns = [c for c in _LAP_COLUMNS if c in available]
+    columns = [c for c in (*LAP_COLUMNS, "session_id") if c in available]
     if not has_gps:
         lf = lf.with_columns(
             pl.lit(None, dtype=pl.Float64).alias("lat_deg"), pl.lit(None, dtype=pl.Float64).alias("lon_deg")

@@ -42,6 +42,7 @@ import polars as pl
 
 from pitwall import DATA_DIR
 from pitwall.analysis.geo import path_steps_m
+from pitwall.analysis.laps import LAP_COLUMNS
 from pitwall.config import Settings
 from pitwall.formats.car import CarConfig, load_car
 from pitwall.formats.dbc import load_dbc
@@ -70,8 +71,6 @@ PUMP_CYCLE_S: Final = 0.01
 costs every SSE client a wake-up and a write)."""
 LAP_CHECK_S: Final = 2.0
 """Wall seconds between two lap checks of the running session (a completed lap is stored within this)."""
-LAP_COLUMNS: Final = ("t_s", "lat_deg", "lon_deg", "heading_deg", "speed_kph", "distance_m")
-"""The stored columns lap slicing reads, kept in memory for the lap keeper."""
 
 
 def travelled_m(rows: pl.DataFrame) -> float:
@@ -138,7 +137,7 @@ class LiveService:
         self.running = False
         self._lap_rows: list[
             pl.DataFrame
-        ] = []  # LAP_COLUMNS of every stored row, in order (guarded by _lock)
+        ] = []  # LAP_COLUMNS of every stored row (what lap slicing reads), in order (guarded by _lock)
         self._laps_stop = threading.Event()
         self._laps_thread: threading.Thread | None = None
         self._laps_seen: pl.DataFrame | None = None  # the lap table last stored

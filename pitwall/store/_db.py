@@ -45,5 +45,6 @@ class Db(Protocol):
     ) -> Iterator[pl.DataFrame]:
         """Like :meth:`fetch_frame`, streamed in frames of about ``batch_rows`` rows (constant memory)."""
 
-    def insert_frame(self, table: str, df: pl.DataFrame) -> None:
-        """Bulk-insert a frame whose columns (names and canonical dtypes) are a subset of ``table``'s."""
+    def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
+        """Bulk-insert a frame whose columns (names and canonical dtypes) are a subset of ``table``'s, with
+        ``constants`` (column → one value for every row; the backend need not build a column of copies)."""

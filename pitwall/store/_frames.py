@@ -20,15 +20,18 @@ def utc_micros(moment: datetime) -> int:
     return (utc(moment) - _EPOCH) // timedelta(microseconds=1)
 
 
-def prepare(df: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """``df`` conformed to ``columns`` (missing → null, extra dropped, strict casts), floats normalised.
+def prepare(df: pl.DataFrame, columns: Mapping[str, pl.DataType], *, complete: bool = True) -> pl.DataFrame:
+    """``df`` conformed to ``columns`` (missing → null, or left out when not ``complete``; extra dropped;
+    strict casts), floats normalised.
 
     SQLite cannot store NaN (it reads back as NULL) nor keep the sign of -0.0 (it reads back as 0.0), so
     floats get NaN → null and -0.0 → 0.0 before either backend stores them: both keep identical values.
     Raises polars' ``InvalidOperationError`` when a value does not cast (e.g. text in a float column).
     One ``select`` (this runs on every store write, live appends included).
     """
-    return df.select([_prepared(df, name, dtype) for name, dtype in columns.items()])
+    return df.select(
+        [_prepared(df, name, dtype) for name, dtype in columns.items() if complete or name in df.columns]
+    )
 
 
 def _prepared(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:

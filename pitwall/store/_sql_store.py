@@ -118,21 +118,28 @@ def _export_columns(table: str) -> dict[str, pl.DataType]:
     return EXPORT_COLUMNS[table]
 
 
-def _checked(df: pl.DataFrame, columns: Mapping[str, pl.DataType], what: str) -> pl.DataFrame:
+def _checked(
+    df: pl.DataFrame, columns: Mapping[str, pl.DataType], what: str, *, complete: bool = True
+) -> pl.DataFrame:
     """:func:`prepare` with input errors reported as ``ValueError`` naming the offending columns."""
     unknown = [c for c in df.columns if c not in columns]
     if unknown:
         raise ValueError(f"{what}: unknown columns {unknown}; expected a subset of {list(columns)}")
     try:
-        return prepare(df, columns)
+        return prepare(df, columns, complete=complete)
     except pl.exceptions.PolarsError as err:
         raise ValueError(f"{what}: values do not match the canonical dtypes: {err}") from err
 
 
 def _require_values(df: pl.DataFrame, names: Sequence[str], what: str) -> None:
-    missing = [name for name in names if df[name].null_count()]
+    missing = [name for name in names if name not in df.columns or df[name].null_count()]
     if missing:
         raise ValueError(f"{what}: {', '.join(missing)} must be set on every row")
+
+
+def _logged(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` without its all-null columns: an insert leaves those NULL without copying a column of nulls."""
+    return df.select([name for name in df.columns if df[name].null_count() < df.height])
 
 
 MANUAL_LAP_TOLERANCE_S: Final = 1.0
@@ -377,15 +384,15 @@ class SqlStore(ABC):
         if frames.height == 0:
             return pl.Series("frame_idx", [], dtype=pl.Int64)
         rows = _checked(
-            frames.with_columns(
-                session_id=pl.lit(session_id),
-                frame_idx=pl.int_range(first_idx, first_idx + pl.len(), dtype=pl.Int64),
+            frames.drop("session_id", strict=False).with_columns(
+                frame_idx=pl.int_range(first_idx, first_idx + pl.len(), dtype=pl.Int64)
             ),
             schema.TELEMETRY,
             "telemetry",
+            complete=False,
         )
         _require_values(rows, ["t_s"], "telemetry")
-        db.insert_frame("telemetry", rows.with_columns(pl.lit(seq, pl.Int64).alias(SESSION_SEQ)))
+        db.insert_frame("telemetry", _logged(rows), {"session_id": session_id, SESSION_SEQ: seq})
         return rows["frame_idx"]
 
     def append_telemetry(
@@ -458,10 +465,12 @@ class SqlStore(ABC):
     def _insert_signals(self, db: Db, session_id: str, seq: int, rows: pl.DataFrame, *, source: str) -> int:
         if rows.height == 0:
             return 0
-        tall = _checked(rows.with_columns(session_id=pl.lit(session_id)), schema.TELEMETRY_SIGNALS, "signals")
+        tall = _checked(
+            rows.drop("session_id", strict=False), schema.TELEMETRY_SIGNALS, "signals", complete=False
+        )
         _require_values(tall, ["signal_name", "t_s"], "signals")
         self._register(db, tall.select(pl.col("signal_name").unique(maintain_order=True)), source=source)
-        db.insert_frame("telemetry_signals", tall.with_columns(pl.lit(seq, pl.Int64).alias(SESSION_SEQ)))
+        db.insert_frame("telemetry_signals", _logged(tall), {"session_id": session_id, SESSION_SEQ: seq})
         return tall.height
 
     def append_signals(self, session_id: str, rows: pl.DataFrame) -> int:

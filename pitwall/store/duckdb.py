@@ -81,14 +81,20 @@ class _DuckDb:
         for batch in self._relation(sql, params).to_arrow_reader(batch_rows):
             yield to_canonical(cast(pl.DataFrame, pl.from_arrow(batch)), columns)
 
-    def insert_frame(self, table: str, df: pl.DataFrame) -> None:
+    def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
         """One ``INSERT … SELECT`` from the frame's Arrow table (no per-row round trips), which DuckDB finds
-        by its local name (a replacement scan: no register/unregister of a view per insert)."""
+        by its local name (a replacement scan: no register/unregister of a view per insert); ``constants``
+        are statement parameters (a session id is not copied onto every row of the Arrow table)."""
         if df.height == 0:
             return
-        names = ", ".join(df.columns)
+        given = constants or {}
+        names = ", ".join([*df.columns, *given])
+        values = ", ".join([*df.columns, *("?" * len(given))])
         _pitwall_staging = df.to_arrow()  # read by name by the statement below
-        self._con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _pitwall_staging")
+        self._con.execute(
+            f"INSERT INTO {table} ({names}) SELECT {values} FROM _pitwall_staging",
+            list(given.values()) or None,
+        )
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:

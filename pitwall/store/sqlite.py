@@ -124,11 +124,12 @@ class _SQLiteDb:
         finally:
             cursor.close()
 
-    def insert_frame(self, table: str, df: pl.DataFrame) -> None:
-        """``executemany`` over the frame's Arrow columns as Python values, in chunks, inside the caller's
-        transaction."""
+    def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
+        """``executemany`` over the frame's Arrow columns (and ``constants``) as Python values, in chunks,
+        inside the caller's transaction."""
         if df.height == 0:
             return
+        df = df.with_columns(pl.lit(value).alias(name) for name, value in (constants or {}).items())
         stored = df.with_columns(
             [
                 pl.col(name).dt.epoch("us")

@@ -86,3 +86,11 @@ def test_empty_inputs_give_an_empty_typed_frame() -> None:
     got = capabilities_frame(pl.LazyFrame(schema=schema.TELEMETRY), EMPTY_SIGNALS).collect()
     assert got.is_empty()
     assert got.schema == pl.Schema(schema.CAPABILITIES)
+
+
+def test_a_constant_channel_is_not_useful_whatever_its_computed_variance() -> None:
+    """3.7 repeated 72,000 times has a floating-point variance of ~1e-33, not 0: "varies" compares values."""
+    flat = _wide({"steering_deg": [3.7] * 72_000}, hz=20.0)
+    moved = _wide({"steering_deg": [3.7] * 71_999 + [3.8]}, hz=20.0)
+    assert not capabilities_frame(flat, EMPTY_SIGNALS).collect()["useful"].item()
+    assert capabilities_frame(moved, EMPTY_SIGNALS).collect()["useful"].item()

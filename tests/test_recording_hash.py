@@ -1,0 +1,33 @@
+"""The import's idempotency key: :func:`pitwall.importer.recording_hash` of a recording is the value it has
+always had (databases hold these hashes; a new value would import the same file twice) and does not depend on
+the order of the tall rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pitwall.formats.detect import read_recording
+from pitwall.importer import recording_hash
+from tests.api.conftest import RACECHRONO_LAP9, RUN01, SAMPLES
+
+GOLDEN = {
+    RUN01: "956ee973c05f1f47de2a646eb19b6cf1b5784949aaa00af260acce8451c3be5f",
+    RACECHRONO_LAP9: "a6dc15a425f57e857a514e21ba1291f3cf5fb95b3ac3a2dc8d5c769d05362587",
+    SAMPLES / "racebox-sample.vbo": "8d81522e5f11ba8d4c25785783a7be9cf988c62a1a8f0816f879a88f0d27103c",
+}
+"""Hashes computed by the importer before its tall rows were hashed without a sorted copy (2026-12-05)."""
+
+
+@pytest.mark.parametrize("path", list(GOLDEN), ids=lambda p: p.name)
+def test_a_recording_hashes_as_it_always_did_in_any_row_order(path: Path) -> None:
+    recording = read_recording(path.read_bytes(), name=str(path))
+    assert recording.signals.height > 0  # the tall rows take part
+    assert recording_hash(recording) == GOLDEN[path]
+    shuffled = recording.signals.sample(fraction=1.0, shuffle=True, seed=7)
+    assert not shuffled.equals(recording.signals)
+    assert recording_hash(dataclasses.replace(recording, signals=shuffled)) == GOLDEN[path]
+    changed = recording.signals.with_columns(value=recording.signals["value"] + 1e-9)
+    assert recording_hash(dataclasses.replace(recording, signals=changed)) != GOLDEN[path]

@@ -7,6 +7,8 @@ costs the same and the per-session figures show the overhead that grows with the
 size N it prints: export seconds per session, ``analyze --engine local`` seconds per session, and (up to
 ``--dask-max``) ``--engine dask`` seconds per session on a ``LocalCluster(n_workers=2)``; the ratios are against
 the same figure at 100 sessions (flat = 1.0; target ≤ 1.5 at 10,000) and dask against local at the same N.
+Export and the local engine are also reported in CPU seconds of this process per session (``scale.<step>_cpu``):
+the cost itself, which other work on a shared machine does not inflate the way it inflates wall time.
 
     .venv/bin/python -m benchmarks.scale [--sizes 10,100,1000] [--dask-max 1000]
 
@@ -83,14 +85,16 @@ def main() -> None:
             db, lake = work / f"s{n}.duckdb", work / f"lake{n}"
             fill(db, n, telemetry)
             store = open_store(db)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             outcomes = export_lake(store, str(lake))
             cost["export", n] = (time.perf_counter() - t0) / n
+            cost["export_cpu", n] = (time.process_time() - c0) / n
             store.close()
             assert all(o.status == "exported" for o in outcomes), outcomes[:3]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             results = analyze_lake(str(lake), engine="local")
             cost["local", n] = (time.perf_counter() - t0) / n
+            cost["local_cpu", n] = (time.process_time() - c0) / n
             assert all(r.error is None for r in results)
             if n <= args.dask_max:
                 from dask.distributed import Client, LocalCluster
@@ -107,7 +111,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for n in sizes:
-        for engine in ("export", "local", "dask"):
+        for engine in ("export", "export_cpu", "local", "local_cpu", "dask"):
             if (engine, n) in cost:
                 base = cost.get((engine, 100))
                 emit(f"scale.{engine}.n{n}", cost[engine, n] * 1000, "ms/session", base and base * 1000)

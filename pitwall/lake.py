@@ -17,7 +17,7 @@ columns never clash with stored ones; ``session_id`` is in every per-session fil
 Export is incremental and atomic per session: a session is (re)written only when its *version* (the content
 hash of an imported file, else frame count and end time) differs from the manifest's; its files are written to
 a staging folder and moved into place before the manifest records it (the manifest is rewritten every
-:data:`MANIFEST_FLUSH_S` seconds and at the end). On object stores, where a folder move is not atomic, the
+:data:`MANIFEST_FLUSH_S` seconds, less often in a big lake (:data:`MANIFEST_SHARE`), and at the end). On object stores, where a folder move is not atomic, the
 manifest is the commit point: readers that start from the manifest never see a half-written session.
 
 :func:`analyze_session` is the one per-session task (read a partition's telemetry, slice laps, time sectors,
@@ -47,8 +47,7 @@ from pitwall.coach.concepts import Concept, load_concepts
 from pitwall.coach.review import findings_frame, review_view
 from pitwall.formats.track import TRACKS_DIR, TrackLibrary
 from pitwall.session_view import SessionView, SessionViewError
-from pitwall.store._sql_store import _session_frame as session_frame
-from pitwall.store._tables import SESSIONS
+from pitwall.store import session_frame
 from pitwall.store.base import SessionRow, Store
 
 LAKE_FORMAT: Final = 1
@@ -65,6 +64,10 @@ MANIFEST_FLUSH_S: Final = 5.0
 """During an export the manifest (and ``sessions.parquet``) is rewritten at most this often, and at the end: a
 rewrite costs O(sessions), so once per session would make an export quadratic in the lake's size. A session
 folder moved into place but not yet in the manifest is exported again by the next run."""
+MANIFEST_SHARE: Final = 0.1
+"""Largest share of an export's time the manifest rewrites may take: once a rewrite takes longer than
+``MANIFEST_SHARE`` × :data:`MANIFEST_FLUSH_S` (a big lake), the next waits ``1 / MANIFEST_SHARE`` times as long
+as that rewrite took, so the cost per exported session stays flat however many sessions the lake holds."""
 
 Engine = Literal["local", "dask"]
 
@@ -213,7 +216,7 @@ class Lake:
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Replace the manifest and the ``sessions.parquet`` built from it (each written then moved)."""
         rows = [row_from_json(entry["session"]) for entry in manifest["sessions"].values()]
-        frame = pl.concat([session_frame(r) for r in rows]) if rows else pl.DataFrame(schema=SESSIONS)
+        frame = session_frame(*rows)  # one frame for all: per-row frames made each flush O(N) slow
         token = uuid.uuid4().hex
         self.write_parquet(frame.sort("started_at", "session_id"), f".{SESSIONS_FILE}.{token}")
         self._replace(self.path(f".{SESSIONS_FILE}.{token}"), self.path(SESSIONS_FILE))
@@ -299,15 +302,16 @@ def export_lake(
     lake = Lake.open(dest, create=True)
     manifest = lake.read_manifest()
     outcomes: list[SessionOutcome] = []
-    pending, flushed = 0, time.monotonic()
+    pending, flushed, rewrite_s = 0, time.monotonic(), 0.0
     try:
         for row in _store_sessions(store, only):
             outcome = _export_one(lake, manifest, store, row)
             outcomes.append(outcome)
             pending += outcome.status == "exported"
-            if pending and time.monotonic() - flushed >= MANIFEST_FLUSH_S:
+            if pending and time.monotonic() - flushed >= max(MANIFEST_FLUSH_S, rewrite_s / MANIFEST_SHARE):
+                started = time.monotonic()
                 lake.write_manifest(manifest)
-                pending, flushed = 0, time.monotonic()
+                pending, flushed, rewrite_s = 0, time.monotonic(), time.monotonic() - started
             if on_session is not None:
                 on_session(outcome)
     finally:

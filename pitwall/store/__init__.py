@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Final
 
 from pitwall.config import backend_for
-from pitwall.store._sql_store import export_schema
+from pitwall.store._sql_store import export_schema, session_frame
 from pitwall.store.base import (
     DatabaseLocked,
     SessionExists,
@@ -68,4 +68,5 @@ __all__ = [
     "backend_for",
     "export_schema",
     "open_store",
+    "session_frame",
 ]

@@ -168,12 +168,25 @@ def _one_row(values: Mapping[str, Any]) -> pl.DataFrame:
     return pl.DataFrame({name: [value] for name, value in values.items()})
 
 
-def _session_frame(row: SessionRow) -> pl.DataFrame:
+def session_frame(*rows: SessionRow) -> pl.DataFrame:
+    """Sessions as a frame of the stored ``sessions`` columns, one row each (``meta`` as sorted JSON text, times
+    in UTC), checked like every stored row: built column by column and checked once, however many rows (the
+    lake writes its ``sessions.parquet`` of every session from one call)."""
+    values = [_session_values(row) for row in rows]
+    names = list(values[0]) if values else list(SESSIONS)
+    try:
+        frame = pl.DataFrame({name: [v[name] for v in values] for name in names}, schema_overrides=SESSIONS)
+    except (TypeError, pl.exceptions.PolarsError) as err:
+        raise ValueError(f"session: values do not match the canonical dtypes: {err}") from err
+    return _checked(frame, SESSIONS, "session")
+
+
+def _session_values(row: SessionRow) -> dict[str, Any]:
     values = asdict(row)
     values["meta"] = json.dumps(row.meta, sort_keys=True, default=str)
     values["started_at"] = utc(row.started_at)
     values["ended_at"] = utc(row.ended_at) if row.ended_at is not None else None
-    return _checked(_one_row(values), SESSIONS, "session")
+    return values
 
 
 def _session_row(values: Mapping[str, Any]) -> SessionRow:
@@ -257,7 +270,7 @@ class SqlStore(ABC):
     def _insert_session(self, db: Db, row: SessionRow) -> int:
         """Insert the row with the next session number (returned); :class:`SessionExists`,
         :class:`DuplicateContent`."""
-        frame = _session_frame(row)
+        frame = session_frame(row)
         if self._exists(db, row.session_id):
             raise SessionExists(row.session_id)
         if row.content_hash and (

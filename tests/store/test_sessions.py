@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from pitwall.store import SessionExists, Store, UnknownSession
+from pitwall.store import SessionExists, SessionRow, Store, UnknownSession, session_frame
 
 from .frames import T0, laps, session_import, session_row, telemetry
 
@@ -115,3 +115,17 @@ def test_list_sessions_newest_first_with_derived_lap_fields(store: Store) -> Non
 
     assert store.list_sessions(limit=2)["session_id"].to_list() == ["new", "mid"]
     assert store.list_sessions(active_only=True)["session_id"].to_list() == ["new", "mid"]
+
+
+def test_session_frame_of_many_rows_is_the_rows_one_by_one() -> None:
+    """The lake builds sessions.parquet from every session in one call: the same rows as one call each."""
+    rows = [
+        SessionRow("a", datetime(2025, 1, 1, 9, tzinfo=UTC), driver="Kim", duration_s=60, meta={"k": [1, 2]}),
+        SessionRow("b", datetime(2025, 1, 2, 9, tzinfo=UTC), duration_s=61.5, n_frames=3, ended_at=None),
+    ]
+    both = session_frame(*rows)
+    assert both.to_dicts() == pl.concat([session_frame(row) for row in rows]).to_dicts()
+    assert both["meta"].to_list() == ['{"k": [1, 2]}', "{}"] and both["duration_s"].to_list() == [60.0, 61.5]
+    assert session_frame().is_empty() and session_frame().columns == both.columns
+    with pytest.raises(ValueError, match="session"):
+        session_frame(SessionRow("c", datetime(2025, 1, 3, tzinfo=UTC), n_frames="many"))  # type: ignore[arg-type]

@@ -10,8 +10,9 @@
   as the store allows (next point). The **writer** appends to the store.
 * No frame is published more than ``flush_s`` (1 s) of data time ahead of the newest stored frame, so a crash
   loses at most the unflushed second of what clients saw. Telemetry is appended once it spans ``flush_s`` of
-  data time past the last stored row, or ``flush_s`` of wall time after the last write (about one write per
-  second of data); rows past the limit wait for that write, the others are published at once. Tall rows,
+  data time past the last stored row, or ``flush_s`` − :data:`WRITE_LEAD_S` of wall time after the last write
+  (about one write per second of data; at real time the write starts before any row has to wait for it); rows
+  past the limit wait for that write, the others are published at once. Tall rows,
   which clients never see, go in the same transaction as the telemetry (one commit per cycle, and no large
   write of their own holding up the next one); alone, once per ``flush_s`` of wall time while no telemetry
   is pending.
@@ -64,11 +65,20 @@ CONNECT_TIMEOUT_S: Final = 5.0
 """How long ``start`` waits for the reader to open the simulator's virtual channel."""
 FLUSH_S: Final = 1.0
 """Longest span of data (and of wall time) kept in memory before it is written to the store."""
+WRITE_LEAD_S: Final = 0.1
+"""How much sooner than ``flush_s`` of wall time a telemetry write starts: at real time (hardware, speed 1) rows
+reach the publish limit ``flush_s`` of wall time after the last write, so the write has this long to finish
+before any row waits for it."""
 WRITE_RETRY_S: Final = 0.25
 """Pause after a failed store write before the next attempt."""
 PUMP_CYCLE_S: Final = 0.01
 """Shortest wall time between two pump cycles: rows arriving faster are published together (each cycle
 costs every SSE client a wake-up and a write)."""
+WINDOW_WALL_S: Final = 0.02
+"""Wall seconds of data a batcher window should span: rows reach clients once their window is complete, so at
+real time (hardware, ``--simulate-speed 1``) a 100 ms window alone held every row 50 ms on average."""
+WINDOW_MAX_S: Final = 0.1
+"""Longest batcher window, s of data (an accelerated simulation: shorter windows would only add per-window work)."""
 LAP_CHECK_S: Final = 2.0
 """Wall seconds between two lap checks of the running session (a completed lap is stored within this)."""
 
@@ -84,7 +94,11 @@ def travelled_m(rows: pl.DataFrame) -> float:
 
 
 class LiveService:
-    """Owns one live session: reader (+ simulator), store appends, bus publishing. Thread-safe."""
+    """Owns one live session: reader (+ simulator), store appends, bus publishing. Thread-safe.
+
+    ``window_s``: the batcher's window, s of data — :data:`WINDOW_WALL_S` of wall time at the source's speed
+    (1 for hardware), at most :data:`WINDOW_MAX_S`.
+    """
 
     def __init__(
         self,
@@ -103,6 +117,8 @@ class LiveService:
         self.source = "simulator" if settings.simulate else "live"
         self.session_id: str | None = None
         self.car: CarConfig = load_car(Path(settings.can_car_config or DEFAULT_CAR))
+        speed = settings.simulate_speed if settings.simulate else 1.0
+        self.window_s = min(WINDOW_MAX_S, WINDOW_WALL_S * speed)
         self._db = load_dbc(list(settings.can_dbc))
         self._reader: CanReader | None = None
         self._reader_stats: dict[str, Any] = {}  # the reader's last figures once it has stopped
@@ -158,7 +174,7 @@ class LiveService:
             channel=channel,
             bitrate=self.settings.can_bitrate,
             decoder=Decoder(self._db, car=self.car),
-            batcher=WideBatcher(self.car),
+            batcher=WideBatcher(self.car, window_s=self.window_s),
             on_window=self._on_window,
         )
         self._pump_thread = threading.Thread(target=self._pump, name=f"live-pump-{channel}", daemon=True)
@@ -403,13 +419,14 @@ class LiveService:
     def _due(self) -> tuple[bool, bool]:
         """Whether (telemetry, tall rows) are due for a write (caller holds the lock).
 
-        Telemetry: pending rows span ``flush_s`` of data time past the store, or waited ``flush_s`` of wall
-        time; the pending tall rows go with it (one transaction: a second write per cycle would cost more
+        Telemetry: pending rows span ``flush_s`` of data time past the store, or waited ``flush_s`` −
+        :data:`WRITE_LEAD_S` of wall time; the pending tall rows go with it (one transaction: a second write per cycle would cost more
         than its rows). Tall rows alone: waited ``flush_s`` of wall time while no telemetry is pending.
         """
         now = time.monotonic()
         wide = bool(self._pending_wide) and (
-            self._last_t_s - self._stored_t_s >= self.flush_s or now - self._last_flush >= self.flush_s
+            self._last_t_s - self._stored_t_s >= self.flush_s
+            or now - self._last_flush >= self.flush_s - WRITE_LEAD_S
         )
         tall = bool(self._pending_tall) and (
             wide or (not self._pending_wide and now - self._last_signals_flush >= self.flush_s)
@@ -419,12 +436,12 @@ class LiveService:
     def _next_due_s(self) -> float | None:
         """Wall seconds until a write is due by wall time (None: nothing pending)."""
         if self._pending_wide:
-            last = self._last_flush
+            due = self._last_flush + self.flush_s - WRITE_LEAD_S
         elif self._pending_tall:
-            last = self._last_signals_flush
+            due = self._last_signals_flush + self.flush_s
         else:
             return None
-        return max(last + self.flush_s - time.monotonic(), 0.0)
+        return max(due - time.monotonic(), 0.0)
 
     def _write_loop(self) -> None:
         """Writer thread: append telemetry (with the tall rows pending) or tall rows alone when due

@@ -127,6 +127,27 @@ def test_can_channel_reads_an_external_device_as_a_live_session(store: Store, tm
     asyncio.run(main())
 
 
+@pytest.mark.parametrize(("speed", "window_s"), [(1.0, 0.02), (2.5, 0.05), (20.0, 0.1)])
+def test_batcher_windows_span_20_wall_ms_at_the_simulated_speed_up_to_100_ms_of_data(
+    store: Store, tmp_path: Path, speed: float, window_s: float
+) -> None:
+    live = LiveService(
+        Settings(db=tmp_path / "x", simulate=True, simulate_speed=speed), store, TRACK, bus=TelemetryBus()
+    )
+    assert live.window_s == pytest.approx(window_s)
+
+
+def test_hardware_rows_are_batched_in_20_ms_windows(store: Store, tmp_path: Path) -> None:
+    """Real time: a row waits for its window to complete, so the window is 20 ms, not the grid's 100 ms."""
+    settings = Settings(db=tmp_path / "x", can_channel=f"hw-{uuid.uuid4().hex}", can_interface="virtual")
+    live = LiveService(settings, store, TRACK, bus=TelemetryBus())
+    live.start()
+    try:
+        assert live._reader is not None and live._reader.batcher.window_s == pytest.approx(0.02)
+    finally:
+        live.stop_reader()
+
+
 def test_frames_without_the_clock_frame_still_reach_the_tall_sink(store: Store, tmp_path: Path) -> None:
     """A device sending only the fluids frame (no 0x420 row clock): no wide rows, every tall sample stored."""
     channel = f"hw-{uuid.uuid4().hex}"

@@ -16,7 +16,9 @@ window after a warm-up:
   simulator had sent the row's clock frame (``/diagnostics/can`` is polled every 50 ms for the simulator's
   progress ``simulator_sent_until_s``; the send time of data time ``t_s`` is interpolated). Includes the
   100 ms data window of the batcher (100 / S ms wall), the reader's gathering and the wait for the store
-  (no frame is published more than 1 s of data ahead of it). Baseline: the 50 ms target.
+  (no frame is published more than 1 s of data ahead of it). Baseline: the 50 ms target. This process does
+  not collect garbage during the window: its own full collections (20-30 ms with 100 clients' buffers) would
+  be counted as the server's latency.
 * ``live.simulator_frames_per_s`` — frames the simulator put on the bus per second (it shares the server's
   GIL; below the target it is the producer, not the pipeline, that falls short).
 * ``live.sse_events_per_s`` — events delivered per second to all clients; baseline = rows published × 100.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -175,6 +178,8 @@ async def measure(server: subprocess.Popen[bytes], port: int, args: argparse.Nam
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
         await asyncio.sleep(args.warmup)
         before = (await http.get("/diagnostics/can")).json()
+        gc.collect()
+        gc.disable()  # this process is the instrument: its full collections (20-30 ms) are not the server's
         cpu0, own0, wall0 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         for c in clients:
             c.measuring = True
@@ -185,6 +190,7 @@ async def measure(server: subprocess.Popen[bytes], port: int, args: argparse.Nam
             await asyncio.sleep(0.05)
         for c in clients:
             c.measuring = False
+        gc.enable()
         cpu1, own1, wall1 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         after = (await http.get("/diagnostics/can")).json()
     server.send_signal(signal.SIGTERM)  # the streams drain and end once the last frame is stored

@@ -10,8 +10,9 @@
   as the store allows (next point). The **writer** appends to the store.
 * No frame is published more than ``flush_s`` (1 s) of data time ahead of the newest stored frame, so a crash
   loses at most the unflushed second of what clients saw. Telemetry is appended once it spans ``flush_s`` of
-  data time past the last stored row, or ``flush_s`` − :data:`WRITE_LEAD_S` of wall time after the last write
-  (about one write per second of data; at real time the write starts before any row has to wait for it); rows
+  data time past the last stored row, or ``flush_s`` less a lead (:data:`WRITE_LEAD_S`: 1.5 × the slowest
+  recent write) of wall time after the last write took its rows (about one write per second of data; at real
+  time the write finishes before any row has to wait for it); rows
   past the limit wait for that write, the others are published at once. Tall rows,
   which clients never see, go in the same transaction as the telemetry (one commit per cycle, and no large
   write of their own holding up the next one); alone, once per ``flush_s`` of wall time while no telemetry
@@ -35,6 +36,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -66,17 +68,27 @@ CONNECT_TIMEOUT_S: Final = 5.0
 FLUSH_S: Final = 1.0
 """Longest span of data (and of wall time) kept in memory before it is written to the store."""
 WRITE_LEAD_S: Final = 0.1
-"""How much sooner than ``flush_s`` of wall time a telemetry write starts: at real time (hardware, speed 1) rows
-reach the publish limit ``flush_s`` of wall time after the last write, so the write has this long to finish
-before any row waits for it."""
+"""Least lead of a telemetry write, s: how much sooner than ``flush_s`` of wall time after the previous write
+took its rows the next one takes its own. At real time (hardware, speed 1) rows reach the publish limit
+``flush_s`` of wall time after the previous write took its rows, so a write has its lead to finish before any
+row waits for it. The lead grows to :data:`WRITE_LEAD_FACTOR` × the slowest of the last
+:data:`WRITE_TIMES_KEPT` writes (a DuckDB commit that waits for the lap keeper's writes on busy shared cores
+took 100-140 ms), at most half of ``flush_s``."""
+WRITE_LEAD_FACTOR: Final = 1.5
+"""Lead of a telemetry write over the slowest recent write's wall time (see :data:`WRITE_LEAD_S`)."""
+WRITE_TIMES_KEPT: Final = 8
+"""Recent telemetry writes whose wall time sets the lead (see :data:`WRITE_LEAD_S`)."""
 WRITE_RETRY_S: Final = 0.25
 """Pause after a failed store write before the next attempt."""
 PUMP_CYCLE_S: Final = 0.01
 """Shortest wall time between two pump cycles: rows arriving faster are published together (each cycle
 costs every SSE client a wake-up and a write)."""
-WINDOW_WALL_S: Final = 0.02
+WINDOW_WALL_S: Final = 0.01
 """Wall seconds of data a batcher window should span: rows reach clients once their window is complete, so at
-real time (hardware, ``--simulate-speed 1``) a 100 ms window alone held every row 50 ms on average."""
+real time (hardware, ``--simulate-speed 1``) a 100 ms window alone held every row 50 ms on average. 10 ms is
+about one read of the bus (:data:`pitwall.live.can_reader.GATHER_S`): at 8,000 frames/s with 100 SSE clients,
+SSE p50 15-17 ms and p99 40-41 ms against 20-21 and 45-50 ms with 20 ms windows, for 0.85-0.96 of a core
+instead of 0.77-0.79."""
 WINDOW_MAX_S: Final = 0.1
 """Longest batcher window, s of data (an accelerated simulation: shorter windows would only add per-window work)."""
 LAP_CHECK_S: Final = 2.0
@@ -139,7 +151,8 @@ class LiveService:
         self._unpublished: list[pl.DataFrame] = []  # stamped rows not yet published (the newest)
         self._pending_tall: list[pl.DataFrame] = []
         self._stored_t_s = 0.0  # session t_s of the newest stored row (0 = session start)
-        self._last_flush = time.monotonic()  # wall time of the last telemetry write
+        self._last_cut = time.monotonic()  # wall time the last telemetry write took its rows
+        self._write_s: deque[float] = deque(maxlen=WRITE_TIMES_KEPT)  # wall s of recent telemetry writes
         self._last_signals_flush = time.monotonic()
         self._t0_s: float | None = None  # reader t_s of the session's first row
         self._started_at: datetime | None = None
@@ -419,24 +432,30 @@ class LiveService:
     def _due(self) -> tuple[bool, bool]:
         """Whether (telemetry, tall rows) are due for a write (caller holds the lock).
 
-        Telemetry: pending rows span ``flush_s`` of data time past the store, or waited ``flush_s`` −
-        :data:`WRITE_LEAD_S` of wall time; the pending tall rows go with it (one transaction: a second write per cycle would cost more
-        than its rows). Tall rows alone: waited ``flush_s`` of wall time while no telemetry is pending.
+        Telemetry: pending rows span ``flush_s`` of data time past the store, or ``flush_s`` less the write's
+        lead (:meth:`_write_lead_s`) of wall time passed since the previous write took its rows; the pending tall
+        rows go with it (one transaction: a second write per cycle would cost more than its rows). Tall rows alone: waited ``flush_s`` of wall time while no telemetry is pending.
         """
         now = time.monotonic()
         wide = bool(self._pending_wide) and (
             self._last_t_s - self._stored_t_s >= self.flush_s
-            or now - self._last_flush >= self.flush_s - WRITE_LEAD_S
+            or now - self._last_cut >= self.flush_s - self._write_lead_s()
         )
         tall = bool(self._pending_tall) and (
             wide or (not self._pending_wide and now - self._last_signals_flush >= self.flush_s)
         )
         return wide, tall
 
+    def _write_lead_s(self) -> float:
+        """How long before ``flush_s`` of wall time the next telemetry write takes its rows, s
+        (:data:`WRITE_LEAD_S`)."""
+        slowest = max(self._write_s, default=0.0)
+        return min(max(WRITE_LEAD_S, WRITE_LEAD_FACTOR * slowest), self.flush_s / 2)
+
     def _next_due_s(self) -> float | None:
         """Wall seconds until a write is due by wall time (None: nothing pending)."""
         if self._pending_wide:
-            due = self._last_flush + self.flush_s - WRITE_LEAD_S
+            due = self._last_cut + self.flush_s - self._write_lead_s()
         elif self._pending_tall:
             due = self._last_signals_flush + self.flush_s
         else:
@@ -457,6 +476,8 @@ class LiveService:
                 self._pending_wide = [] if wide else self._pending_wide
                 self._pending_tall = [] if tall else self._pending_tall
                 self._writing_rows = sum(df.height for df in wide)
+                if wide:
+                    self._last_cut = time.monotonic()
                 if tall:
                     self._last_signals_flush = time.monotonic()
             failed = bool(wide or tall) and not self._write(wide, tall)
@@ -471,6 +492,7 @@ class LiveService:
         """Append stamped rows and tall rows in one transaction (either may be empty) and wake the pump to
         publish what that allows. On failure they go back to the pending rows."""
         assert self.session_id is not None
+        started = time.monotonic()
         signals = (pl.concat(tall) if len(tall) > 1 else tall[0]) if tall else None
         rows = (pl.concat(wide) if len(wide) > 1 else wide[0]) if wide else None
         try:
@@ -500,7 +522,7 @@ class LiveService:
             self.frames_stored += rows.height
             self._writing_rows = 0
             self._stored_t_s = float(rows["t_s"][-1])
-            self._last_flush = time.monotonic()
+            self._write_s.append(time.monotonic() - started)
             self.flushes += 1
             self.last_flush_utc = datetime.now(UTC)
             self.store_error = None

@@ -21,7 +21,7 @@ from pitwall.formats.dbc import load_dbc
 from pitwall.formats.track import load_track
 from pitwall.live.bus import TelemetryBus
 from pitwall.live.decode import Encoder
-from pitwall.live.service import LiveService
+from pitwall.live.service import WRITE_LEAD_S, LiveService
 from pitwall.live.simulator import Simulator
 from pitwall.store.base import Store
 from tests.live import wait_for
@@ -127,8 +127,8 @@ def test_can_channel_reads_an_external_device_as_a_live_session(store: Store, tm
     asyncio.run(main())
 
 
-@pytest.mark.parametrize(("speed", "window_s"), [(1.0, 0.02), (2.5, 0.05), (20.0, 0.1)])
-def test_batcher_windows_span_20_wall_ms_at_the_simulated_speed_up_to_100_ms_of_data(
+@pytest.mark.parametrize(("speed", "window_s"), [(1.0, 0.01), (2.5, 0.025), (20.0, 0.1)])
+def test_batcher_windows_span_10_wall_ms_at_the_simulated_speed_up_to_100_ms_of_data(
     store: Store, tmp_path: Path, speed: float, window_s: float
 ) -> None:
     live = LiveService(
@@ -137,13 +137,32 @@ def test_batcher_windows_span_20_wall_ms_at_the_simulated_speed_up_to_100_ms_of_
     assert live.window_s == pytest.approx(window_s)
 
 
-def test_hardware_rows_are_batched_in_20_ms_windows(store: Store, tmp_path: Path) -> None:
-    """Real time: a row waits for its window to complete, so the window is 20 ms, not the grid's 100 ms."""
+def test_a_write_takes_its_rows_ahead_of_the_publish_limit_by_the_slowest_recent_write(
+    store: Store, tmp_path: Path
+) -> None:
+    """A telemetry write is due ``flush_s`` less its lead after the previous write *took* its rows; the lead is
+    1.5 x the slowest of the recent writes (at least WRITE_LEAD_S, at most half of ``flush_s``), so a slow
+    commit finishes before rows reach the publish limit instead of holding them back."""
+    live = LiveService(Settings(db=tmp_path / "x", simulate=True), store, TRACK, bus=TelemetryBus())
+    assert live._write_lead_s() == WRITE_LEAD_S
+    live._write_s.extend([0.02, 0.12, 0.05])
+    assert live._write_lead_s() == pytest.approx(0.18)
+    live._pending_wide = [pl.DataFrame({"t_s": [0.5]})]
+    live._last_cut = time.monotonic() - (live.flush_s - 0.25)
+    assert live._due() == (False, False)
+    live._last_cut -= 0.1
+    assert live._due() == (True, False)
+    live._write_s.append(3.0)
+    assert live._write_lead_s() == live.flush_s / 2
+
+
+def test_hardware_rows_are_batched_in_10_ms_windows(store: Store, tmp_path: Path) -> None:
+    """Real time: a row waits for its window to complete, so the window is 10 ms, not the grid's 100 ms."""
     settings = Settings(db=tmp_path / "x", can_channel=f"hw-{uuid.uuid4().hex}", can_interface="virtual")
     live = LiveService(settings, store, TRACK, bus=TelemetryBus())
     live.start()
     try:
-        assert live._reader is not None and live._reader.batcher.window_s == pytest.approx(0.02)
+        assert live._reader is not None and live._reader.batcher.window_s == pytest.approx(0.01)
     finally:
         live.stop_reader()
 

@@ -398,17 +398,23 @@ def positioned_for_storage(telemetry: pl.DataFrame, track: Track) -> tuple[pl.Da
 def _session_import(row: SessionRow, recording: VboRecording, track: Track | None) -> SessionImport:
     """The rows to store: with the samples' track position when the track is known (``meta.positioned_on``
     names the track version, so a view reuses them instead of positioning every sample again)."""
-    sid = pl.lit(row.session_id, dtype=pl.String).alias("session_id")
-    telemetry = recording.telemetry.with_columns(sid)
+    telemetry = recording.telemetry
     if track is not None:
         telemetry, facts = positioned_for_storage(telemetry, track)
         row.meta = {**row.meta, **facts}
     return SessionImport(
         session=row,
-        telemetry=schema.conform(telemetry, schema.TELEMETRY),
-        signals=schema.conform(recording.signals.with_columns(sid), schema.TELEMETRY_SIGNALS),
+        telemetry=_stored(telemetry, schema.TELEMETRY),
+        signals=_stored(recording.signals, schema.TELEMETRY_SIGNALS),
         registry=schema.conform(recording.registry, schema.SIGNAL_REGISTRY),
     )
+
+
+def _stored(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The columns of ``frame`` a store keeps, as they are (no copy): canonical ``columns`` but ``session_id``,
+    which the store gives every row itself — a column of it would be ~15 MB for an hour's tall rows, and all-null
+    columns for the canonical channels not logged as much again, only to be dropped by the store."""
+    return frame.select([name for name in frame.columns if name in columns and name != "session_id"])
 
 
 def _result(

@@ -69,7 +69,8 @@ class SessionRow:
 
 @dataclass
 class SessionImport:
-    """Everything one import writes, atomically: the session row and its tables (schema-conformant frames)."""
+    """Everything one import writes, atomically: the session row and its tables (frames of canonical columns,
+    any subset, with canonical dtypes or castable to them; no ``session_id``: the store stamps every row)."""
 
     session: SessionRow
     telemetry: pl.DataFrame

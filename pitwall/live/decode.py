@@ -25,6 +25,7 @@ from pitwall.live.frames import PAYLOAD_BYTES, FrameBatch
 
 FloatArray = npt.NDArray[np.float64]
 U64Array = npt.NDArray[np.uint64]
+I64Array = npt.NDArray[np.int64]
 
 Decoded = dict[str, tuple[FloatArray, FloatArray]]
 """Per signal key: ``(t_s, values)`` arrays of equal length, in frame order."""
@@ -33,6 +34,10 @@ _ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 STD_IDS = 0x800
 """Number of 11-bit identifiers."""
 _LE_WORD = np.dtype("<u8")
+_LE_I64 = np.dtype("<i8")
+_DLC_BITS = 8
+DLC_VALUES = 1 << _DLC_BITS
+"""Number of ``dlc`` values a frame code table covers (every uint8)."""
 SLOT_MAX_FRAMES = 4096
 """Batches up to this many frames decode through the slot tables (a dozen numpy calls per batch: the live path
 reads ~160 frames at a time); larger ones message by message, signal by signal (fewer operations per frame)."""
@@ -171,40 +176,87 @@ def _slot_fits(sig: SignalPlan) -> bool:
 
 
 @dataclass(frozen=True)
-class _SlotTables:
-    """Every integer signal of every non-multiplexed message as one slot of a ``(6, slots, messages + 1)`` table,
-    so a whole batch decodes in a dozen numpy operations whatever its mix of messages: per frame, gather its
-    message's column of shifts, masks, sign bits, byte orders, scales and offsets (one gather), and compute
-    every slot at once (messages with multiplexers, float or unsigned 64-bit signals are decoded signal by signal
-    instead; the extra column is for unknown frames and decodes to zeros that nobody reads)."""
+class _SlotGroup:
+    """The integer signals of one byte order of the slot-decoded messages (no multiplexer, no float or unsigned
+    64-bit signal), each one slot of a per-message column of parameters, so a whole batch decodes in two
+    gathers and five numpy operations on a ``(slots, frames)`` block whatever its mix of messages.
 
-    fast: npt.NDArray[np.bool_]  # per message: decoded through the tables
-    keys: tuple[tuple[str, ...], ...]  # per message: the output key of each slot
-    length: npt.NDArray[np.int64]  # per message (+ unknown): payload bytes the frame must carry
-    table: U64Array  # (6, slots, messages + 1): shift; mask; 64 - length for signed signals (else 0); all
-    # ones where the big-endian word is read (else 0); the bits of the float64 scale; those of the offset
+    Per slot: ``left`` = 64 − shift − length puts the signal's top bit at bit 63 of the payload word; an
+    arithmetic shift right by ``right`` = 64 − length brings it back sign-extended; ``mask`` = (1 << length) − 1
+    for unsigned signals (all ones for signed ones) drops the copied sign bits; then ``value = raw * scale +
+    offset`` in float64, exactly as cantools computes it (the addition is skipped when every offset is 0 and
+    every scale positive: adding +0.0 then changes no value). Unused slots (and the extra column, for codes that
+    are not messages) are all zero and decode to 0.0, which nobody reads."""
+
+    big_endian: bool
+    shifts: I64Array  # (3, slots, messages + 1): left, right, mask
+    linear: FloatArray  # (2, slots, messages + 1): scale, offset; or (1, …): scale alone
 
     @classmethod
-    def of(cls, plans: list[MessagePlan]) -> _SlotTables:
-        fast = np.array([not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans], np.bool_)
-        slots = max([len(p.signals) for p, f in zip(plans, fast, strict=True) if f] or [0])
-        table = np.zeros((6, slots, len(plans) + 1), np.uint64)
-        for m, plan in enumerate(plans):
-            for j, sig in enumerate(plan.signals if fast[m] else ()):
-                big = _ALL_ONES if sig.big_endian else np.uint64(0)
-                linear = np.array([sig.scale, sig.offset], np.float64).view(np.uint64)
-                table[:, j, m] = (sig.shift, sig.mask, 64 - sig.length if sig.signed else 0, big, *linear)
-        keys = tuple(tuple(s.key for s in p.signals) for p in plans)
-        length = np.array([p.length for p in plans] + [0], np.int64)
-        return cls(fast, keys, length, table)
+    def of(cls, slots: list[list[SignalPlan]], big_endian: bool) -> _SlotGroup:
+        """``slots[m]``: the signals of message ``m`` in this group, in slot order."""
+        shape = (max(map(len, slots), default=0), len(slots) + 1)
+        shifts = np.zeros((3, *shape), np.int64)
+        linear = np.zeros((2, *shape), np.float64)
+        for m, signals in enumerate(slots):
+            for j, sig in enumerate(signals):
+                mask = -1 if sig.signed else (1 << sig.length) - 1
+                shifts[:, j, m] = (64 - sig.shift - sig.length, 64 - sig.length, mask)
+                linear[:, j, m] = (sig.scale, sig.offset)
+        scales = [s.scale for signals in slots for s in signals]
+        if not linear[1].any() and all(scale > 0 for scale in scales):
+            linear = linear[:1].copy()
+        return cls(big_endian, shifts, linear)
 
-    def values(self, code: npt.NDArray[np.int16], le: U64Array, be: U64Array) -> FloatArray:
-        """``(slots, frames)`` physical values of frames whose message indices are ``code``; row ``j`` of a
-        message's frames is its ``j``-th signal (exactly :meth:`SignalPlan.scaled` of :meth:`SignalPlan.raw`)."""
-        shift, mask, spare, big, scale, offset = self.table[:, :, code]
-        raw = ((le ^ ((le ^ be) & big)) >> shift) & mask  # the big-endian word where ``big``, else the other
-        signed = (raw << spare).view(np.int64) >> spare.view(np.int64)
-        return signed.astype(np.float64) * scale.view(np.float64) + offset.view(np.float64)
+    def values(self, code: npt.NDArray[np.int16], word: I64Array) -> FloatArray:
+        """``(slots, frames)`` physical values of the frames whose message indices are ``code`` (all less than
+        the number of messages) and payload words ``word`` (the 8 bytes as one int64, read in this group's
+        byte order): row ``j`` holds each frame's ``j``-th slot."""
+        left, right, mask = self.shifts.take(code, axis=2)
+        raw = np.left_shift(word, left)
+        np.right_shift(raw, right, out=raw)
+        np.bitwise_and(raw, mask, out=raw)
+        value = raw.astype(np.float64)
+        linear = self.linear.take(code, axis=2)
+        np.multiply(value, linear[0], out=value)
+        if linear.shape[0] == 2:
+            np.add(value, linear[1], out=value)
+        return value
+
+
+_Run = tuple[int, int, int, tuple[tuple[int, str], ...]]
+"""Consecutive signals of a message in one slot group: group index, first and end slot, (row, output key)s."""
+
+
+def _slot_layout(
+    plans: list[MessagePlan],
+) -> tuple[tuple[_SlotGroup, ...], tuple[tuple[_Run, ...] | None, ...]]:
+    """The slot groups (little-endian, big-endian; only those with a slot) of ``plans`` and, per message, its
+    signals as runs of slots in signal order (``None``: the message is decoded signal by signal)."""
+    fast = [not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans]
+    slots: dict[bool, list[list[SignalPlan]]] = {big: [[] for _ in plans] for big in (False, True)}
+    for plan, ok, little, big in zip(plans, fast, slots[False], slots[True], strict=True):
+        for sig in plan.signals if ok else ():
+            (big if sig.big_endian else little).append(sig)
+    groups = tuple(_SlotGroup.of(slots[big], big) for big in (False, True) if any(slots[big]))
+    index = {g.big_endian: i for i, g in enumerate(groups)}
+    layout: list[tuple[_Run, ...] | None] = []
+    for plan, ok in zip(plans, fast, strict=True):
+        if not ok:
+            layout.append(None)
+            continue
+        runs: list[tuple[bool, int, list[str]]] = []
+        used = {False: 0, True: 0}
+        for sig in plan.signals:
+            if runs and runs[-1][0] == sig.big_endian:
+                runs[-1][2].append(sig.key)
+            else:
+                runs.append((sig.big_endian, used[sig.big_endian], [sig.key]))
+            used[sig.big_endian] += 1
+        layout.append(
+            tuple((index[big], first, first + len(keys), tuple(enumerate(keys))) for big, first, keys in runs)
+        )
+    return groups, tuple(layout)
 
 
 class Decoder:
@@ -218,6 +270,11 @@ class Decoder:
 
     Counters (cumulative): ``frames_total``, ``unknown_frames`` and ``unknown_ids`` (frames whose id is in
     no message: counted, not fatal), ``short_frames`` (DLC shorter than the message: dropped).
+
+    Each frame gets one code from a table lookup on (id, DLC): ``m`` for a frame of message ``m`` (the index in
+    :attr:`plans`), ``len(plans)`` for an unknown id, ``len(plans) + 1 + m`` for a frame of message ``m`` too
+    short for it; one stable sort by code then groups the frames to decode by message, in frame order, ahead of
+    the ones to drop.
     """
 
     def __init__(
@@ -252,15 +309,24 @@ class Decoder:
             plans.append(_message_plan(message, keys, wanted))
         plans.sort(key=lambda p: p.key)
         self.plans: tuple[MessagePlan, ...] = tuple(plans)
-        if len(plans) >= np.iinfo(np.int16).max:
-            raise ValueError(f"too many messages ({len(plans)}) for one decoder")
+        n_plans = len(plans)
+        if 2 * n_plans + 1 > np.iinfo(np.int16).max:
+            raise ValueError(f"too many messages ({n_plans}) for one decoder")
         self._keys = np.array([p.key for p in plans], np.int64)
-        # 11-bit identifiers: one table lookup per frame; 29-bit ones: binary search in the sorted keys
-        self._std_table = np.full(STD_IDS + 1, len(plans), np.int16)  # the last entry: unknown
+        # (message code, DLC) → frame code; the last row is for unknown ids
+        self._by_dlc = np.full((n_plans + 1, DLC_VALUES), n_plans, np.int16)
+        for code, plan in enumerate(plans):
+            self._by_dlc[code, : plan.length] = n_plans + 1 + code
+            self._by_dlc[code, plan.length :] = code
+        # 11-bit identifiers: one lookup per frame in (id, DLC); 29-bit ones: a binary search in the sorted keys
+        self._std_table = np.full(STD_IDS + 1, n_plans, np.intp)  # the last entry: ids out of range
         for code, plan in enumerate(plans):
             if not plan.is_extended and plan.frame_id < STD_IDS:
                 self._std_table[plan.frame_id] = code
-        self._slots = _SlotTables.of(plans)
+        self._std_codes = self._by_dlc[self._std_table].ravel()  # index: id << 8 | DLC
+        self._std_last = np.array(STD_IDS, np.uint64)
+        self._big_endian = any(s.big_endian for p in plans for s in (*p.signals, *p.muxers))
+        self._groups, self._slot_rows = _slot_layout(plans)
         self.frames_total = 0
         self.unknown_frames = 0
         self.short_frames = 0
@@ -278,40 +344,42 @@ class Decoder:
         out: Decoded = {}
         if n == 0:
             return out
+        n_plans = len(self.plans)
         code = self._codes(batch)
-        known = code < len(self.plans)
-        counts = np.bincount(code, minlength=len(self._keys) + 1)
-        if counts[-1]:
-            self.unknown_frames += int(counts[-1])
-            ids, id_counts = np.unique(batch.arbitration_id[~known], return_counts=True)
+        counts: list[int] = np.bincount(code, minlength=2 * n_plans + 1).tolist()
+        if counts[n_plans]:
+            self.unknown_frames += counts[n_plans]
+            ids, id_counts = np.unique(batch.arbitration_id[code == n_plans], return_counts=True)
             self.unknown_ids.update(dict(zip(ids.tolist(), id_counts.tolist(), strict=True)))
-        short = batch.dlc < self._slots.length[code]
-        any_short = bool(short.any())
-        order = np.argsort(code, kind="stable")
-        sorted_code = code[order]
+        known = sum(counts[:n_plans])
+        self.short_frames += n - known - counts[n_plans]
+        if not known:
+            return out
+        order = code.argsort(kind="stable")[:known]  # the frames to decode, by message, each in frame order
         t = batch.t_s[order]
-        le = batch.data.view(_LE_WORD).reshape(n)[order]
-        be = le.byteswap()
-        if any_short:
-            short = short[order]
-        values = self._slots.values(sorted_code, le, be) if n <= self.slot_max_frames else None
+        le = batch.data.view(_LE_I64).ravel()[order]
+        be = le.byteswap() if self._big_endian else le
+        values: list[FloatArray] | None = None
+        if known <= self.slot_max_frames:
+            sorted_code = code[order]
+            values = [g.values(sorted_code, be if g.big_endian else le) for g in self._groups]
         start = 0
-        for m, count in enumerate(counts[:-1].tolist()):
+        for m, count in enumerate(counts[:n_plans]):
             if not count:
                 continue
             block = slice(start, start + count)
             start += count
-            keep: slice | npt.NDArray[np.intp] = block
-            if any_short and short[block].any():
-                self.short_frames += int(short[block].sum())
-                keep = np.flatnonzero(~short[block]) + block.start
-            if values is not None and self._slots.fast[m]:
-                times = t[keep]
-                # a message's keys name its first slots; the rows past them are padding
-                for key, row in zip(self._slots.keys[m], values[:, keep], strict=False):
-                    out[key] = (times, row)
-            else:
-                self._decode_slow(self.plans[m], t[keep], le[keep], be[keep], out)
+            runs = self._slot_rows[m]
+            if values is None or runs is None:
+                self._decode_slow(
+                    self.plans[m], t[block], le[block].view(np.uint64), be[block].view(np.uint64), out
+                )
+                continue
+            times = t[block]
+            for group, first, end, keys in runs:
+                rows = values[group][first:end, block]
+                for j, key in keys:
+                    out[key] = (times, rows[j])
         return out
 
     def _decode_slow(
@@ -330,12 +398,19 @@ class Decoder:
                 out[sig.key] = (t[sel], sig.scaled(raw[sel]))
 
     def _codes(self, batch: FrameBatch) -> npt.NDArray[np.int16]:
-        """Per frame: the index of its message plan, or ``len(plans)`` when no message has its id."""
-        ids, ext = batch.arbitration_id, batch.is_extended
-        if not ext.any():  # all 11-bit (the usual bus): ids out of range (or negative) read the unknown entry
-            return self._std_table[np.minimum(ids.view(np.uint64), STD_IDS)]
+        """Per frame: its code (see the class docstring)."""
+        ids, ext, dlc = batch.arbitration_id, batch.is_extended, batch.dlc
+        if dlc.dtype != np.uint8:
+            dlc = np.clip(dlc, 0, DLC_VALUES - 1).astype(np.uint8)
+        if not np.count_nonzero(
+            ext
+        ):  # all 11-bit (the usual bus): ids out of range (or negative) read the last row
+            row = np.minimum(ids.view(np.uint64), self._std_last)
+            np.left_shift(row, _DLC_BITS, out=row)
+            np.bitwise_or(row, dlc, out=row)
+            return self._std_codes.take(row.view(np.int64))
         std = ~ext & (ids >= 0) & (ids < STD_IDS)
-        code = np.full(ids.shape[0], len(self.plans), np.int16)
+        code = np.full(ids.shape[0], len(self.plans), np.intp)
         code[std] = self._std_table[ids[std]]
         other = np.flatnonzero(ext)
         if other.size and self._keys.size:
@@ -343,7 +418,7 @@ class Decoder:
             pos = np.minimum(np.searchsorted(self._keys, keys), self._keys.size - 1)
             hit = self._keys[pos] == keys
             code[other[hit]] = pos[hit]
-        return code
+        return self._by_dlc[code, dlc]
 
     @staticmethod
     def _active(mux: SignalPlan, raw_mux: Mapping[str, U64Array], plan: MessagePlan) -> npt.NDArray[np.bool_]:

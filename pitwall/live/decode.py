@@ -13,7 +13,7 @@ stable sort, so the per-frame cost is a few numpy operations.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +33,15 @@ Decoded = dict[str, tuple[FloatArray, FloatArray]]
 _ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 STD_IDS = 0x800
 """Number of 11-bit identifiers."""
-_LE_WORD = np.dtype("<u8")
 _LE_I64 = np.dtype("<i8")
 _DLC_BITS = 8
 DLC_VALUES = 1 << _DLC_BITS
 """Number of ``dlc`` values a frame code table covers (every uint8)."""
-SLOT_MAX_FRAMES = 4096
-"""Batches up to this many frames decode through the slot tables (a dozen numpy calls per batch: the live path
-reads ~160 frames at a time); larger ones message by message, signal by signal (fewer operations per frame)."""
+_FULL_DLC = bytes([PAYLOAD_BYTES])
+SLOT_MAX_FRAMES = 16384
+"""Batches up to this many frames decode through the slot table (about ten numpy calls per batch whatever its
+mix of messages: the live path reads ~160 frames at a time); larger ones message by message, signal by signal
+(fewer operations per frame). Measured on the simulated lap's mix: the two meet at ~20,000 frames."""
 
 
 def frame_key(
@@ -176,87 +177,72 @@ def _slot_fits(sig: SignalPlan) -> bool:
 
 
 @dataclass(frozen=True)
-class _SlotGroup:
-    """The integer signals of one byte order of the slot-decoded messages (no multiplexer, no float or unsigned
-    64-bit signal), each one slot of a per-message column of parameters, so a whole batch decodes in two
-    gathers and five numpy operations on a ``(slots, frames)`` block whatever its mix of messages.
+class _SlotTable:
+    """Every integer signal of the slot-decoded messages (no multiplexer, no float or unsigned 64-bit signal)
+    as one slot of a per-message column of parameters, so a whole batch decodes in one gather and five numpy
+    operations on a ``(slots, frames)`` block whatever its mix of messages.
 
-    Per slot: ``left`` = 64 − shift − length puts the signal's top bit at bit 63 of the payload word; an
-    arithmetic shift right by ``right`` = 64 − length brings it back sign-extended; ``mask`` = (1 << length) − 1
-    for unsigned signals (all ones for signed ones) drops the copied sign bits; then ``value = raw * scale +
-    offset`` in float64, exactly as cantools computes it (the addition is skipped when every offset is 0 and
-    every scale positive: adding +0.0 then changes no value). Unused slots (and the extra column, for codes that
-    are not messages) are all zero and decode to 0.0, which nobody reads."""
+    A message's little-endian signals take the first :attr:`little` slots (read from the payload as a
+    little-endian int64), its big-endian ones the next :attr:`big` (read big-endian). Per slot: ``left`` = 64 −
+    shift − length puts the signal's top bit at bit 63 of the word; an arithmetic shift right by ``right`` = 64
+    − length brings it back sign-extended; ``mask`` = (1 << length) − 1 for unsigned signals (all ones for
+    signed ones) drops the copied sign bits; then ``value = raw * scale + offset`` in float64, exactly as
+    cantools computes it (the addition is skipped when every offset is 0 and every scale positive: adding +0.0
+    then changes no value). Unused slots (and the extra column, for codes that are not messages) are all zero
+    and decode to 0.0, which nobody reads."""
 
-    big_endian: bool
-    shifts: I64Array  # (3, slots, messages + 1): left, right, mask
-    linear: FloatArray  # (2, slots, messages + 1): scale, offset; or (1, …): scale alone
+    little: int
+    big: int
+    params: I64Array  # (5, slots, messages + 1): left; right; mask; the bits of the float64 scale; of the
+    # offset (no offset row when it is skipped)
+    outputs: tuple[tuple[tuple[int, str], ...] | None, ...]  # per message: (slot, output key) per signal, in
+    # signal order; None when the message is decoded signal by signal
 
     @classmethod
-    def of(cls, slots: list[list[SignalPlan]], big_endian: bool) -> _SlotGroup:
-        """``slots[m]``: the signals of message ``m`` in this group, in slot order."""
-        shape = (max(map(len, slots), default=0), len(slots) + 1)
-        shifts = np.zeros((3, *shape), np.int64)
-        linear = np.zeros((2, *shape), np.float64)
-        for m, signals in enumerate(slots):
-            for j, sig in enumerate(signals):
+    def of(cls, plans: Sequence[MessagePlan]) -> _SlotTable:
+        fast = [not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans]
+        chosen = [p.signals if ok else () for p, ok in zip(plans, fast, strict=True)]
+        big = max((sum(s.big_endian for s in signals) for signals in chosen), default=0)
+        little = max((sum(not s.big_endian for s in signals) for signals in chosen), default=0)
+        params = np.zeros((5, little + big, len(plans) + 1), np.int64)
+        outputs: list[tuple[tuple[int, str], ...] | None] = []
+        for m, (signals, ok) in enumerate(zip(chosen, fast, strict=True)):
+            free = [0, little]  # the next slot of each byte order
+            entries = []
+            for sig in signals:
+                j = free[sig.big_endian]
+                free[sig.big_endian] += 1
                 mask = -1 if sig.signed else (1 << sig.length) - 1
-                shifts[:, j, m] = (64 - sig.shift - sig.length, 64 - sig.length, mask)
-                linear[:, j, m] = (sig.scale, sig.offset)
-        scales = [s.scale for signals in slots for s in signals]
-        if not linear[1].any() and all(scale > 0 for scale in scales):
-            linear = linear[:1].copy()
-        return cls(big_endian, shifts, linear)
+                linear = np.array([sig.scale, sig.offset], np.float64).view(np.int64)
+                params[:, j, m] = (64 - sig.shift - sig.length, 64 - sig.length, mask, *linear)
+                entries.append((j, sig.key))
+            outputs.append(tuple(entries) if ok else None)
+        if not params[4].any() and all(s.scale > 0 for signals in chosen for s in signals):
+            params = params[:4].copy()
+        return cls(little, big, params, tuple(outputs))
 
-    def values(self, code: npt.NDArray[np.int16], word: I64Array) -> FloatArray:
+    def values(self, code: npt.NDArray[np.int16], le: I64Array, be: I64Array) -> FloatArray:
         """``(slots, frames)`` physical values of the frames whose message indices are ``code`` (all less than
-        the number of messages) and payload words ``word`` (the 8 bytes as one int64, read in this group's
-        byte order): row ``j`` holds each frame's ``j``-th slot."""
-        left, right, mask = self.shifts.take(code, axis=2)
-        raw = np.left_shift(word, left)
-        np.right_shift(raw, right, out=raw)
-        np.bitwise_and(raw, mask, out=raw)
+        the number of messages) and payload words ``le`` / ``be`` (the 8 bytes read as a little-endian /
+        big-endian int64): row ``j`` holds each frame's ``j``-th slot."""
+        if not self.big:
+            word = le
+        elif not self.little:
+            word = be
+        else:
+            word = np.concatenate(
+                [np.broadcast_to(le, (self.little, le.size)), np.broadcast_to(be, (self.big, be.size))]
+            )
+        params = self.params.take(code, axis=2)
+        raw = np.left_shift(word, params[0])
+        np.right_shift(raw, params[1], out=raw)
+        np.bitwise_and(raw, params[2], out=raw)
         value = raw.astype(np.float64)
-        linear = self.linear.take(code, axis=2)
+        linear = params[3:].view(np.float64)
         np.multiply(value, linear[0], out=value)
         if linear.shape[0] == 2:
             np.add(value, linear[1], out=value)
         return value
-
-
-_Run = tuple[int, int, int, tuple[tuple[int, str], ...]]
-"""Consecutive signals of a message in one slot group: group index, first and end slot, (row, output key)s."""
-
-
-def _slot_layout(
-    plans: list[MessagePlan],
-) -> tuple[tuple[_SlotGroup, ...], tuple[tuple[_Run, ...] | None, ...]]:
-    """The slot groups (little-endian, big-endian; only those with a slot) of ``plans`` and, per message, its
-    signals as runs of slots in signal order (``None``: the message is decoded signal by signal)."""
-    fast = [not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans]
-    slots: dict[bool, list[list[SignalPlan]]] = {big: [[] for _ in plans] for big in (False, True)}
-    for plan, ok, little, big in zip(plans, fast, slots[False], slots[True], strict=True):
-        for sig in plan.signals if ok else ():
-            (big if sig.big_endian else little).append(sig)
-    groups = tuple(_SlotGroup.of(slots[big], big) for big in (False, True) if any(slots[big]))
-    index = {g.big_endian: i for i, g in enumerate(groups)}
-    layout: list[tuple[_Run, ...] | None] = []
-    for plan, ok in zip(plans, fast, strict=True):
-        if not ok:
-            layout.append(None)
-            continue
-        runs: list[tuple[bool, int, list[str]]] = []
-        used = {False: 0, True: 0}
-        for sig in plan.signals:
-            if runs and runs[-1][0] == sig.big_endian:
-                runs[-1][2].append(sig.key)
-            else:
-                runs.append((sig.big_endian, used[sig.big_endian], [sig.key]))
-            used[sig.big_endian] += 1
-        layout.append(
-            tuple((index[big], first, first + len(keys), tuple(enumerate(keys))) for big, first, keys in runs)
-        )
-    return groups, tuple(layout)
 
 
 class Decoder:
@@ -319,14 +305,14 @@ class Decoder:
             self._by_dlc[code, : plan.length] = n_plans + 1 + code
             self._by_dlc[code, plan.length :] = code
         # 11-bit identifiers: one lookup per frame in (id, DLC); 29-bit ones: a binary search in the sorted keys
-        self._std_table = np.full(STD_IDS + 1, n_plans, np.intp)  # the last entry: ids out of range
+        self._std_table = np.full(STD_IDS + 1, n_plans, np.int16)  # the last entry: ids out of range
         for code, plan in enumerate(plans):
             if not plan.is_extended and plan.frame_id < STD_IDS:
                 self._std_table[plan.frame_id] = code
         self._std_codes = self._by_dlc[self._std_table].ravel()  # index: id << 8 | DLC
         self._std_last = np.array(STD_IDS, np.uint64)
         self._big_endian = any(s.big_endian for p in plans for s in (*p.signals, *p.muxers))
-        self._groups, self._slot_rows = _slot_layout(plans)
+        self._slots = _SlotTable.of(plans)
         self.frames_total = 0
         self.unknown_frames = 0
         self.short_frames = 0
@@ -359,27 +345,28 @@ class Decoder:
         t = batch.t_s[order]
         le = batch.data.view(_LE_I64).ravel()[order]
         be = le.byteswap() if self._big_endian else le
-        values: list[FloatArray] | None = None
-        if known <= self.slot_max_frames:
-            sorted_code = code[order]
-            values = [g.values(sorted_code, be if g.big_endian else le) for g in self._groups]
+        values = self._slots.values(code[order], le, be) if known <= self.slot_max_frames else None
+        outputs = self._slots.outputs
         start = 0
         for m, count in enumerate(counts[:n_plans]):
             if not count:
                 continue
-            block = slice(start, start + count)
-            start += count
-            runs = self._slot_rows[m]
-            if values is None or runs is None:
+            stop = start + count
+            entries = outputs[m]
+            if values is None or entries is None:
                 self._decode_slow(
-                    self.plans[m], t[block], le[block].view(np.uint64), be[block].view(np.uint64), out
+                    self.plans[m],
+                    t[start:stop],
+                    le[start:stop].view(np.uint64),
+                    be[start:stop].view(np.uint64),
+                    out,
                 )
-                continue
-            times = t[block]
-            for group, first, end, keys in runs:
-                rows = values[group][first:end, block]
-                for j, key in keys:
+            else:
+                times = t[start:stop]
+                rows = values[:, start:stop]
+                for j, key in entries:
                     out[key] = (times, rows[j])
+            start = stop
         return out
 
     def _decode_slow(
@@ -405,10 +392,12 @@ class Decoder:
         if not np.count_nonzero(
             ext
         ):  # all 11-bit (the usual bus): ids out of range (or negative) read the last row
-            row = np.minimum(ids.view(np.uint64), self._std_last)
+            row = np.minimum(ids.view(np.uint64), self._std_last).view(np.int64)
+            if dlc.tobytes() == _FULL_DLC * dlc.size:  # 8-byte frames (the usual bus): none is short
+                return self._std_table.take(row)
             np.left_shift(row, _DLC_BITS, out=row)
             np.bitwise_or(row, dlc, out=row)
-            return self._std_codes.take(row.view(np.int64))
+            return self._std_codes.take(row)
         std = ~ext & (ids >= 0) & (ids < STD_IDS)
         code = np.full(ids.shape[0], len(self.plans), np.intp)
         code[std] = self._std_table[ids[std]]

@@ -311,6 +311,7 @@ class Decoder:
                 self._std_table[plan.frame_id] = code
         self._std_codes = self._by_dlc[self._std_table].ravel()  # index: id << 8 | DLC
         self._std_last = np.array(STD_IDS, np.uint64)
+        self._clip_ids = bool(self._std_table[0] == n_plans)  # no message has the 11-bit id 0
         self._big_endian = any(s.big_endian for p in plans for s in (*p.signals, *p.muxers))
         self._slots = _SlotTable.of(plans)
         self.frames_total = 0
@@ -389,11 +390,12 @@ class Decoder:
         ids, ext, dlc = batch.arbitration_id, batch.is_extended, batch.dlc
         if dlc.dtype != np.uint8:
             dlc = np.clip(dlc, 0, DLC_VALUES - 1).astype(np.uint8)
-        if not np.count_nonzero(
-            ext
-        ):  # all 11-bit (the usual bus): ids out of range (or negative) read the last row
-            row = np.minimum(ids.view(np.uint64), self._std_last).view(np.int64)
-            if dlc.tobytes() == _FULL_DLC * dlc.size:  # 8-byte frames (the usual bus): none is short
+        full = dlc.tobytes() == _FULL_DLC * dlc.size  # only 8-byte frames (the usual bus): none is short
+        if not np.count_nonzero(ext):  # only 11-bit ids (the usual bus)
+            if full and self._clip_ids:  # ids past the table, and negative ones (id 0), are unknown
+                return self._std_table.take(ids, mode="clip")
+            row = np.minimum(ids.view(np.uint64), self._std_last).view(np.int64)  # negative: past the table
+            if full:
                 return self._std_table.take(row)
             np.left_shift(row, _DLC_BITS, out=row)
             np.bitwise_or(row, dlc, out=row)

@@ -239,10 +239,9 @@ class _SlotTable:
         np.right_shift(raw, params[1], out=raw)
         np.bitwise_and(raw, params[2], out=raw)
         value = raw.astype(np.float64)
-        linear = params[3:].view(np.float64)
-        np.multiply(value, linear[0], out=value)
-        if linear.shape[0] == 2:
-            np.add(value, linear[1], out=value)
+        np.multiply(value, params[3].view(np.float64), out=value)
+        if len(params) == 5:
+            np.add(value, params[4].view(np.float64), out=value)
         return value
 
 

@@ -392,7 +392,7 @@ class Decoder:
             dlc = np.clip(dlc, 0, PAYLOAD_BYTES).astype(np.uint8)
         full = dlc.tobytes() == _FULL_DLC * dlc.size  # only 8-byte frames (the usual bus): none is short
         if not np.count_nonzero(ext):  # only 11-bit ids (the usual bus)
-            if full and self._clip_ids:  # ids past the table, and negative ones (id 0), are unknown
+            if full and self._clip_ids:  # ids past the table read its last entry, negative ones id 0: unknown
                 return self._std_table.take(ids, mode="clip")
             row = np.minimum(ids.view(np.uint64), self._std_last).view(np.int64)  # negative: past the table
             if full:

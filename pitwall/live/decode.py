@@ -7,13 +7,15 @@ reinterpret as IEEE float, and scale/offset: ``value = raw * scale + offset`` in
 computes it. Multiplexed signals are returned only for frames whose multiplexer selects them (signals that do
 not depend on a multiplexer are decoded even when its value selects nothing, where cantools rejects the frame).
 A batch is grouped by message with a table lookup (11-bit ids) or a binary search (29-bit ids) and one O(n)
-stable sort, so the per-frame cost is a few numpy operations.
+stable sort. Batches the size of live reads (≤ :data:`SLOT_MAX_FRAMES`) then decode every integer signal of
+every frame at once from one table of per-message parameters (:class:`_SlotTable`: a fixed ten or so numpy
+calls per batch, the cost that dominates at 160 frames); larger ones message by message, signal by signal.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,7 @@ from pitwall.live.frames import PAYLOAD_BYTES, FrameBatch
 
 FloatArray = npt.NDArray[np.float64]
 U64Array = npt.NDArray[np.uint64]
+I64Array = npt.NDArray[np.int64]
 
 Decoded = dict[str, tuple[FloatArray, FloatArray]]
 """Per signal key: ``(t_s, values)`` arrays of equal length, in frame order."""
@@ -32,10 +35,14 @@ Decoded = dict[str, tuple[FloatArray, FloatArray]]
 _ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 STD_IDS = 0x800
 """Number of 11-bit identifiers."""
-_LE_WORD = np.dtype("<u8")
-SLOT_MAX_FRAMES = 4096
-"""Batches up to this many frames decode through the slot tables (a dozen numpy calls per batch: the live path
-reads ~160 frames at a time); larger ones message by message, signal by signal (fewer operations per frame)."""
+_LE_I64 = np.dtype("<i8")
+_DLCS = PAYLOAD_BYTES + 1
+"""Columns of the frame code tables: DLC 0-8 (larger ones read as 8)."""
+_FULL_DLC = bytes([PAYLOAD_BYTES])
+SLOT_MAX_FRAMES = 16384
+"""Batches up to this many frames decode through the slot table (about ten numpy calls per batch whatever its
+mix of messages: the live path reads ~160 frames at a time); larger ones message by message, signal by signal
+(fewer operations per frame). Measured on the simulated lap's mix: the two meet at ~20,000 frames."""
 
 
 def frame_key(
@@ -171,40 +178,71 @@ def _slot_fits(sig: SignalPlan) -> bool:
 
 
 @dataclass(frozen=True)
-class _SlotTables:
-    """Every integer signal of every non-multiplexed message as one slot of a ``(6, slots, messages + 1)`` table,
-    so a whole batch decodes in a dozen numpy operations whatever its mix of messages: per frame, gather its
-    message's column of shifts, masks, sign bits, byte orders, scales and offsets (one gather), and compute
-    every slot at once (messages with multiplexers, float or unsigned 64-bit signals are decoded signal by signal
-    instead; the extra column is for unknown frames and decodes to zeros that nobody reads)."""
+class _SlotTable:
+    """Every integer signal of the slot-decoded messages (no multiplexer, no float or unsigned 64-bit signal)
+    as one slot of a per-message column of parameters, so a whole batch decodes in one gather and five numpy
+    operations on a ``(slots, frames)`` block whatever its mix of messages.
 
-    fast: npt.NDArray[np.bool_]  # per message: decoded through the tables
-    keys: tuple[tuple[str, ...], ...]  # per message: the output key of each slot
-    length: npt.NDArray[np.int64]  # per message (+ unknown): payload bytes the frame must carry
-    table: U64Array  # (6, slots, messages + 1): shift; mask; 64 - length for signed signals (else 0); all
-    # ones where the big-endian word is read (else 0); the bits of the float64 scale; those of the offset
+    A message's little-endian signals take the first :attr:`little` slots (read from the payload as a
+    little-endian int64), its big-endian ones the next :attr:`big` (read big-endian). Per slot: ``left`` = 64 −
+    shift − length puts the signal's top bit at bit 63 of the word; an arithmetic shift right by ``right`` = 64
+    − length brings it back sign-extended; ``mask`` = (1 << length) − 1 for unsigned signals (all ones for
+    signed ones) drops the copied sign bits; then ``value = raw * scale + offset`` in float64, exactly as
+    cantools computes it (the addition is skipped when every offset is 0 and every scale positive: adding +0.0
+    then changes no value). Unused slots (and the extra column, for codes that are not messages) are all zero
+    and decode to 0.0, which nobody reads."""
+
+    little: int
+    big: int
+    params: I64Array  # (5, slots, messages + 1): left; right; mask; the bits of the float64 scale; of the
+    # offset (no offset row when it is skipped)
+    outputs: tuple[tuple[tuple[int, str], ...] | None, ...]  # per message: (slot, output key) per signal, in
+    # signal order; None when the message is decoded signal by signal
 
     @classmethod
-    def of(cls, plans: list[MessagePlan]) -> _SlotTables:
-        fast = np.array([not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans], np.bool_)
-        slots = max([len(p.signals) for p, f in zip(plans, fast, strict=True) if f] or [0])
-        table = np.zeros((6, slots, len(plans) + 1), np.uint64)
-        for m, plan in enumerate(plans):
-            for j, sig in enumerate(plan.signals if fast[m] else ()):
-                big = _ALL_ONES if sig.big_endian else np.uint64(0)
-                linear = np.array([sig.scale, sig.offset], np.float64).view(np.uint64)
-                table[:, j, m] = (sig.shift, sig.mask, 64 - sig.length if sig.signed else 0, big, *linear)
-        keys = tuple(tuple(s.key for s in p.signals) for p in plans)
-        length = np.array([p.length for p in plans] + [0], np.int64)
-        return cls(fast, keys, length, table)
+    def of(cls, plans: Sequence[MessagePlan]) -> _SlotTable:
+        fast = [not p.muxers and all(_slot_fits(s) for s in p.signals) for p in plans]
+        chosen = [p.signals if ok else () for p, ok in zip(plans, fast, strict=True)]
+        big = max((sum(s.big_endian for s in signals) for signals in chosen), default=0)
+        little = max((sum(not s.big_endian for s in signals) for signals in chosen), default=0)
+        params = np.zeros((5, little + big, len(plans) + 1), np.int64)
+        outputs: list[tuple[tuple[int, str], ...] | None] = []
+        for m, (signals, ok) in enumerate(zip(chosen, fast, strict=True)):
+            free = [0, little]  # the next slot of each byte order
+            entries = []
+            for sig in signals:
+                j = free[sig.big_endian]
+                free[sig.big_endian] += 1
+                mask = -1 if sig.signed else (1 << sig.length) - 1
+                linear = np.array([sig.scale, sig.offset], np.float64).view(np.int64)
+                params[:, j, m] = (64 - sig.shift - sig.length, 64 - sig.length, mask, *linear)
+                entries.append((j, sig.key))
+            outputs.append(tuple(entries) if ok else None)
+        if not params[4].any() and all(s.scale > 0 for signals in chosen for s in signals):
+            params = params[:4].copy()
+        return cls(little, big, params, tuple(outputs))
 
-    def values(self, code: npt.NDArray[np.int16], le: U64Array, be: U64Array) -> FloatArray:
-        """``(slots, frames)`` physical values of frames whose message indices are ``code``; row ``j`` of a
-        message's frames is its ``j``-th signal (exactly :meth:`SignalPlan.scaled` of :meth:`SignalPlan.raw`)."""
-        shift, mask, spare, big, scale, offset = self.table[:, :, code]
-        raw = ((le ^ ((le ^ be) & big)) >> shift) & mask  # the big-endian word where ``big``, else the other
-        signed = (raw << spare).view(np.int64) >> spare.view(np.int64)
-        return signed.astype(np.float64) * scale.view(np.float64) + offset.view(np.float64)
+    def values(self, code: npt.NDArray[np.int16], le: I64Array, be: I64Array) -> FloatArray:
+        """``(slots, frames)`` physical values of the frames whose message indices are ``code`` (all less than
+        the number of messages) and payload words ``le`` / ``be`` (the 8 bytes read as a little-endian /
+        big-endian int64): row ``j`` holds each frame's ``j``-th slot."""
+        if not self.big:
+            word = le
+        elif not self.little:
+            word = be
+        else:
+            word = np.concatenate(
+                [np.broadcast_to(le, (self.little, le.size)), np.broadcast_to(be, (self.big, be.size))]
+            )
+        params = self.params.take(code, axis=2)
+        raw = np.left_shift(word, params[0])
+        np.right_shift(raw, params[1], out=raw)
+        np.bitwise_and(raw, params[2], out=raw)
+        value = raw.astype(np.float64)
+        np.multiply(value, params[3].view(np.float64), out=value)
+        if len(params) == 5:
+            np.add(value, params[4].view(np.float64), out=value)
+        return value
 
 
 class Decoder:
@@ -218,6 +256,11 @@ class Decoder:
 
     Counters (cumulative): ``frames_total``, ``unknown_frames`` and ``unknown_ids`` (frames whose id is in
     no message: counted, not fatal), ``short_frames`` (DLC shorter than the message: dropped).
+
+    Each frame gets one code from a table lookup on (id, DLC): ``m`` for a frame of message ``m`` (the index in
+    :attr:`plans`), ``len(plans)`` for an unknown id, ``len(plans) + 1 + m`` for a frame of message ``m`` too
+    short for it; one stable sort by code then groups the frames to decode by message, in frame order, ahead of
+    the ones to drop.
     """
 
     def __init__(
@@ -252,15 +295,25 @@ class Decoder:
             plans.append(_message_plan(message, keys, wanted))
         plans.sort(key=lambda p: p.key)
         self.plans: tuple[MessagePlan, ...] = tuple(plans)
-        if len(plans) >= np.iinfo(np.int16).max:
-            raise ValueError(f"too many messages ({len(plans)}) for one decoder")
+        n_plans = len(plans)
+        if 2 * n_plans + 1 > np.iinfo(np.int16).max:
+            raise ValueError(f"too many messages ({n_plans}) for one decoder")
         self._keys = np.array([p.key for p in plans], np.int64)
-        # 11-bit identifiers: one table lookup per frame; 29-bit ones: binary search in the sorted keys
-        self._std_table = np.full(STD_IDS + 1, len(plans), np.int16)  # the last entry: unknown
+        # (message code, DLC) → frame code; the last row is for unknown ids
+        self._by_dlc = np.full((n_plans + 1, _DLCS), n_plans, np.int16)
+        for code, plan in enumerate(plans):
+            self._by_dlc[code, : plan.length] = n_plans + 1 + code
+            self._by_dlc[code, plan.length :] = code
+        # 11-bit identifiers: one lookup per frame in (id, DLC); 29-bit ones: a binary search in the sorted keys
+        self._std_table = np.full(STD_IDS + 1, n_plans, np.int16)  # the last entry: ids out of range
         for code, plan in enumerate(plans):
             if not plan.is_extended and plan.frame_id < STD_IDS:
                 self._std_table[plan.frame_id] = code
-        self._slots = _SlotTables.of(plans)
+        self._std_codes = self._by_dlc[self._std_table].ravel()  # index: id * 9 + DLC
+        self._std_last = np.array(STD_IDS, np.uint64)
+        self._clip_ids = bool(self._std_table[0] == n_plans)  # no message has the 11-bit id 0
+        self._big_endian = any(s.big_endian for p in plans for s in (*p.signals, *p.muxers))
+        self._slots = _SlotTable.of(plans)
         self.frames_total = 0
         self.unknown_frames = 0
         self.short_frames = 0
@@ -278,40 +331,43 @@ class Decoder:
         out: Decoded = {}
         if n == 0:
             return out
+        n_plans = len(self.plans)
         code = self._codes(batch)
-        known = code < len(self.plans)
-        counts = np.bincount(code, minlength=len(self._keys) + 1)
-        if counts[-1]:
-            self.unknown_frames += int(counts[-1])
-            ids, id_counts = np.unique(batch.arbitration_id[~known], return_counts=True)
+        counts: list[int] = np.bincount(code, minlength=2 * n_plans + 1).tolist()
+        if counts[n_plans]:
+            self.unknown_frames += counts[n_plans]
+            ids, id_counts = np.unique(batch.arbitration_id[code == n_plans], return_counts=True)
             self.unknown_ids.update(dict(zip(ids.tolist(), id_counts.tolist(), strict=True)))
-        short = batch.dlc < self._slots.length[code]
-        any_short = bool(short.any())
-        order = np.argsort(code, kind="stable")
-        sorted_code = code[order]
+        known = sum(counts[:n_plans])
+        self.short_frames += n - known - counts[n_plans]
+        if not known:
+            return out
+        order = code.argsort(kind="stable")[:known]  # the frames to decode, by message, each in frame order
         t = batch.t_s[order]
-        le = batch.data.view(_LE_WORD).reshape(n)[order]
-        be = le.byteswap()
-        if any_short:
-            short = short[order]
-        values = self._slots.values(sorted_code, le, be) if n <= self.slot_max_frames else None
+        le = batch.data.view(_LE_I64).ravel()[order]
+        be = le.byteswap() if self._big_endian else le
+        values = self._slots.values(code[order], le, be) if known <= self.slot_max_frames else None
+        outputs = self._slots.outputs
         start = 0
-        for m, count in enumerate(counts[:-1].tolist()):
+        for m, count in enumerate(counts[:n_plans]):
             if not count:
                 continue
-            block = slice(start, start + count)
-            start += count
-            keep: slice | npt.NDArray[np.intp] = block
-            if any_short and short[block].any():
-                self.short_frames += int(short[block].sum())
-                keep = np.flatnonzero(~short[block]) + block.start
-            if values is not None and self._slots.fast[m]:
-                times = t[keep]
-                # a message's keys name its first slots; the rows past them are padding
-                for key, row in zip(self._slots.keys[m], values[:, keep], strict=False):
-                    out[key] = (times, row)
+            stop = start + count
+            entries = outputs[m]
+            if values is None or entries is None:
+                self._decode_slow(
+                    self.plans[m],
+                    t[start:stop],
+                    le[start:stop].view(np.uint64),
+                    be[start:stop].view(np.uint64),
+                    out,
+                )
             else:
-                self._decode_slow(self.plans[m], t[keep], le[keep], be[keep], out)
+                times = t[start:stop]
+                rows = values[:, start:stop]
+                for j, key in entries:
+                    out[key] = (times, rows[j])
+            start = stop
         return out
 
     def _decode_slow(
@@ -330,12 +386,22 @@ class Decoder:
                 out[sig.key] = (t[sel], sig.scaled(raw[sel]))
 
     def _codes(self, batch: FrameBatch) -> npt.NDArray[np.int16]:
-        """Per frame: the index of its message plan, or ``len(plans)`` when no message has its id."""
-        ids, ext = batch.arbitration_id, batch.is_extended
-        if not ext.any():  # all 11-bit (the usual bus): ids out of range (or negative) read the unknown entry
-            return self._std_table[np.minimum(ids.view(np.uint64), STD_IDS)]
+        """Per frame: its code (see the class docstring)."""
+        ids, ext, dlc = batch.arbitration_id, batch.is_extended, batch.dlc
+        if dlc.dtype != np.uint8:
+            dlc = np.clip(dlc, 0, PAYLOAD_BYTES).astype(np.uint8)
+        full = dlc.tobytes() == _FULL_DLC * dlc.size  # only 8-byte frames (the usual bus): none is short
+        if not np.count_nonzero(ext):  # only 11-bit ids (the usual bus)
+            if full and self._clip_ids:  # ids past the table read its last entry, negative ones id 0: unknown
+                return self._std_table.take(ids, mode="clip")
+            row = np.minimum(ids.view(np.uint64), self._std_last).view(np.int64)  # negative: past the table
+            if full:
+                return self._std_table.take(row)
+            np.multiply(row, _DLCS, out=row)
+            np.add(row, np.minimum(dlc, PAYLOAD_BYTES), out=row)
+            return self._std_codes.take(row)
         std = ~ext & (ids >= 0) & (ids < STD_IDS)
-        code = np.full(ids.shape[0], len(self.plans), np.int16)
+        code = np.full(ids.shape[0], len(self.plans), np.intp)
         code[std] = self._std_table[ids[std]]
         other = np.flatnonzero(ext)
         if other.size and self._keys.size:
@@ -343,7 +409,7 @@ class Decoder:
             pos = np.minimum(np.searchsorted(self._keys, keys), self._keys.size - 1)
             hit = self._keys[pos] == keys
             code[other[hit]] = pos[hit]
-        return code
+        return self._by_dlc[code, np.minimum(dlc, PAYLOAD_BYTES)]
 
     @staticmethod
     def _active(mux: SignalPlan, raw_mux: Mapping[str, U64Array], plan: MessagePlan) -> npt.NDArray[np.bool_]:

@@ -273,3 +273,46 @@ def test_same_signal_name_in_two_messages_is_qualified(tmp_path: Path) -> None:
     assert "MXP_456_TpmsAlarm.tpms_alarm_fl" in keys and "MXP_457_Copy.tpms_alarm_fl" in keys
     assert "rpm" in keys
     cantools.database.load_string(text)  # the copy is itself a valid DBC
+
+
+EDGE_DBC = """VERSION ""
+
+NS_ :
+
+BS_:
+
+BU_: ECU
+
+BO_ 0 Zero: 8 ECU
+ SG_ z : 0|16@1- (0.5,-3) [-16387|16380.5] "" ECU
+
+BO_ 291 Motorola: 8 ECU
+ SG_ a : 7|12@0- (0.1,0) [-204.8|204.7] "" ECU
+ SG_ b : 11|20@0+ (1,0) [0|1048575] "" ECU
+ SG_ c : 39|32@0+ (0.001,5) [5|4294972.295] "" ECU
+"""
+BAD_IDS = (-1, -5, 0x800, 0x7FF)
+"""11-bit frames no message has: negative and past-the-table ids among them."""
+
+
+@SLOT_PATHS
+@pytest.mark.parametrize("db_name", ["edge", "pitwall"])
+def test_out_of_range_ids_are_unknown_and_big_dlcs_full_on_every_lookup(
+    tmp_path: Path, slot_max_frames: int, db_name: str
+) -> None:
+    """Negative and past-the-table 11-bit ids are unknown whether or not a message has the id 0 (the lookup
+    differs), DLCs past 8 mean 8 bytes, any integer DLC dtype works, and a message of big-endian signals
+    only matches cantools."""
+    (tmp_path / "edge.dbc").write_text(EDGE_DBC, encoding="utf-8")
+    db = load_dbc([tmp_path / "edge.dbc"] if db_name == "edge" else [PITWALL_DBC])
+    batch = _random_frames(np.random.default_rng(5), db, per_message=60, extra_ids=BAD_IDS)
+    for dlc in (batch.dlc, np.where(np.arange(len(batch)) % 3 == 0, 15, 8).astype(np.uint8)):
+        for dtype in (np.uint8, np.int64):
+            frames = FrameBatch(
+                batch.t_s, batch.arbitration_id, batch.is_extended, dlc.astype(dtype), batch.data
+            )
+            decoder = Decoder(db, slot_max_frames=slot_max_frames)
+            _assert_matches_cantools(db, frames, decoder)
+            assert decoder.unknown_frames == 60 * len(BAD_IDS)
+            assert decoder.unknown_ids == dict.fromkeys(BAD_IDS, 60)
+            assert decoder.short_frames == 0

@@ -19,6 +19,7 @@ from litestar.response import Stream
 from pitwall.api.deps import store_of
 from pitwall.api.errors import ApiError
 from pitwall.schema import EXPORT_TABLES
+from pitwall.store import EXPORT_MEMORY_POOL, rebatch
 
 ROW_GROUP_ROWS: Final = 50_000
 """Rows per Parquet row group (and per record batch read from the store)."""
@@ -57,22 +58,6 @@ class _ChunkSink:
         return chunk
 
 
-def _row_groups(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """Tables of exactly ``rows`` rows (the last one shorter) from batches of any size."""
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
-    for batch in batches:
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        while pending_rows >= rows:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, rows)
-            rest = table.slice(rows)
-            pending, pending_rows = rest.to_batches(), rest.num_rows
-    if pending_rows:
-        yield pa.Table.from_batches(pending)
-
-
 def writer_options(schema: pa.Schema) -> dict[str, Any]:
     """How exports are encoded: zstd; dictionary pages only for text and 32-bit-or-narrower integer columns
     (names, gear, satellites, lap and file numbers — dictionaries of near-unique floats, times and frame
@@ -94,17 +79,19 @@ def parquet_chunks(
 ) -> Iterator[bytes]:
     """Parquet file bytes for ``batches`` (all with one schema), yielded one row group at a time.
     Yields nothing when there are no batches."""
-    groups = _row_groups(batches, rows_per_group)
-    first = next(groups, None)
-    if first is None:
+    groups = rebatch(batches, rows_per_group)
+    group = next(groups, None)
+    if group is None:
         return
     sink = _ChunkSink()
-    with pq.ParquetWriter(sink, first.schema, **writer_options(first.schema)) as writer:
-        writer.write_table(first, row_group_size=rows_per_group)
-        yield sink.drain()
-        for group in groups:
-            writer.write_table(group, row_group_size=rows_per_group)
+    with pq.ParquetWriter(
+        sink, group.schema, memory_pool=EXPORT_MEMORY_POOL, **writer_options(group.schema)
+    ) as writer:
+        while group is not None:
+            writer.write_batch(group, row_group_size=rows_per_group)
+            del group  # written: from here on only the next row group is held
             yield sink.drain()
+            group = next(groups, None)
     yield sink.drain()
 
 

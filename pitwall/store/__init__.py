@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Final
 
 from pitwall.config import backend_for
+from pitwall.store._frames import EXPORT_MEMORY_POOL, rebatch
 from pitwall.store._sql_store import export_schema, session_frame
 from pitwall.store.base import (
     DatabaseLocked,
@@ -58,6 +59,7 @@ def open_store(path: str | Path, *, backend: str | None = None, lake: str | Path
 
 __all__ = [
     "BACKENDS",
+    "EXPORT_MEMORY_POOL",
     "DatabaseLocked",
     "SessionExists",
     "SessionImport",
@@ -68,5 +70,6 @@ __all__ = [
     "backend_for",
     "export_schema",
     "open_store",
+    "rebatch",
     "session_frame",
 ]

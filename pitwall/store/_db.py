@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import polars as pl
+import pyarrow as pa
 
 from pitwall.store._tables import Dialect
 
@@ -40,10 +41,11 @@ class Db(Protocol):
     ) -> pl.DataFrame:
         """Run a query whose result columns are ``columns`` (by name) and return them with canonical dtypes."""
 
-    def fetch_batches(
+    def fetch_arrow(
         self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType], batch_rows: int
-    ) -> Iterator[pl.DataFrame]:
-        """Like :meth:`fetch_frame`, streamed in frames of about ``batch_rows`` rows (constant memory)."""
+    ) -> Iterator[pa.RecordBatch]:
+        """Like :meth:`fetch_frame`, streamed as Arrow record batches of at most ``batch_rows`` rows with the
+        canonical Arrow schema of ``columns`` (:func:`pitwall.schema.arrow_schema`; constant memory)."""
 
     def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
         """Bulk-insert a frame whose columns (names and canonical dtypes) are a subset of ``table``'s, with

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import polars as pl
+import pyarrow as pa
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+EXPORT_MEMORY_POOL: Final = pa.system_memory_pool()
+"""Arrow memory of an export's copies (re-cut batches here, the route's parquet writer): the C allocator, whose
+freed blocks the next row group reuses. With pyarrow's default pool (mimalloc) the export of a 4-h session
+peaked ~15 MB higher (``benchmarks/README.md``, session 6)."""
 
 
 def utc(moment: datetime) -> datetime:
@@ -65,23 +72,35 @@ def _canonical(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     return col.cast(target).alias(name)
 
 
-def rebatch(frames: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
-    """Re-cut a stream of frames into frames of exactly ``rows`` rows (the last one may be shorter).
+def rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Re-cut record batches (one schema) into batches of exactly ``rows`` rows (the last one may be shorter).
 
-    Backends chunk results differently; equal batch boundaries make equal parquet row groups. Holds at most
-    one output batch plus one input frame.
+    Backends chunk results differently; equal batch boundaries make equal parquet row groups. Memory is
+    bounded by one output batch plus the input read since it, however many batches pass: no reference to a
+    batch handed out (or to the rows it was cut from) is kept while the next input is read. A batch that
+    already has ``rows`` rows passes through without a copy.
     """
-    pending: list[pl.DataFrame] = []
+    pending: list[pa.RecordBatch] = []
     held = 0
-    for frame in frames:
-        if frame.height == 0:
-            continue
-        pending.append(frame)
-        held += frame.height
+    for batch in batches:
+        if batch.num_rows:
+            pending.append(batch)
+            held += batch.num_rows
+        del batch
         while held >= rows:
-            merged = pl.concat(pending)
-            yield merged.head(rows)
-            rest = merged.slice(rows)
-            pending, held = [rest], rest.height
+            head, pending = _cut(pending, rows)
+            held -= rows
+            yield head
+            del head
     if held:
-        yield pl.concat(pending)
+        yield _joined(pending)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches, memory_pool=EXPORT_MEMORY_POOL)
+
+
+def _cut(batches: list[pa.RecordBatch], rows: int) -> tuple[pa.RecordBatch, list[pa.RecordBatch]]:
+    """The first ``rows`` rows of ``batches`` (which hold at least that many) and the rest."""
+    joined = _joined(batches)
+    return joined.slice(0, rows), [joined.slice(rows)] if joined.num_rows > rows else []

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pitwall import schema
 from pitwall.analysis.capabilities import capabilities_frame
@@ -116,6 +117,23 @@ def _export_columns(table: str) -> dict[str, pl.DataType]:
     if table not in EXPORT_COLUMNS:
         raise ValueError(f"unknown export table {table!r}; expected one of {', '.join(schema.EXPORT_TABLES)}")
     return EXPORT_COLUMNS[table]
+
+
+def _in_frame_order(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """One page of telemetry sorted by ``frame_idx``. Pages are read without ``ORDER BY``: rows are stored in the
+    order they were written, which is frame order, so this check passes and the rows go on as read; rows found
+    out of order (e.g. deleted and written again) are sorted here, stably, within their page. The database's
+    sort made reading a page ~1.8x slower and left the export up to ~20 MB more resident
+    (``benchmarks/README.md``, session 6)."""
+    pages = list(batches)
+    if not pages:
+        return
+    page = pa.Table.from_batches(pages)
+    del pages
+    frame = page.column("frame_idx")
+    if len(frame) > 1 and not pc.all(pc.less(frame[:-1], frame[1:])).as_py():
+        page = page.sort_by("frame_idx")
+    yield from page.to_batches()
 
 
 def _checked(
@@ -805,39 +823,39 @@ class SqlStore(ABC):
         with :func:`export_schema`'s schema on every backend, from one read snapshot, in a fixed order
         (telemetry by ``frame_idx``; signals by name, time, value; registry and capabilities by name).
         ``ValueError`` (raised immediately) for a table that is not exported."""
-        return self._stream(session_id, table, export_schema(table), batch_rows)
+        _export_columns(table)
+        return self._stream(session_id, table, batch_rows)
 
-    def _stream(
-        self, session_id: str, table: str, target: pa.Schema, batch_rows: int
-    ) -> Iterator[pa.RecordBatch]:
+    def _stream(self, session_id: str, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         with self._read() as db:
             db.begin_read()
             try:
-                for frame in rebatch(self._export_pages(db, session_id, table, batch_rows), batch_rows):
-                    yield from frame.to_arrow().cast(target).combine_chunks().to_batches()
+                yield from rebatch(self._export_pages(db, session_id, table, batch_rows), batch_rows)
             finally:
                 db.rollback()
 
     @classmethod
-    def _export_pages(cls, db: Db, session_id: str, table: str, batch_rows: int) -> Iterator[pl.DataFrame]:
-        """The export's rows in order, fetched so that no sort spans more than a page (constant memory in the
+    def _export_pages(cls, db: Db, session_id: str, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The export's rows in order, fetched so that nothing spans more than a page (constant memory in the
         database too): telemetry in ``frame_idx`` ranges of ``batch_rows`` (the store assigns frame_idx from 0
-        without gaps; a gap only makes a page shorter), tall signals one signal at a time; the registry and
-        capabilities are small."""
+        without gaps; a gap only makes a page shorter), each put in order by :func:`_in_frame_order`; tall
+        signals one signal at a time; the registry and capabilities are small."""
         columns = _export_columns(table)
         select, source, params = cls._export_source(db, session_id, table)
         if table == "telemetry":
             ((top,),) = db.fetch_rows(f"SELECT MAX(frame_idx) {source}", params)
-            page_sql = f"SELECT {select} {source} AND frame_idx >= ? AND frame_idx < ? ORDER BY frame_idx"
+            page_sql = f"SELECT {select} {source} AND frame_idx >= ? AND frame_idx < ?"
             for low in range(0, -1 if top is None else top + 1, batch_rows):
-                yield db.fetch_frame(page_sql, [*params, low, low + batch_rows], columns)
+                yield from _in_frame_order(
+                    db.fetch_arrow(page_sql, [*params, low, low + batch_rows], columns, batch_rows)
+                )
         elif table == "telemetry_signals":
             names = db.fetch_rows(f"SELECT DISTINCT signal_name {source} ORDER BY signal_name", params)
             signal_sql = f"SELECT {select} {source} AND signal_name = ? ORDER BY t_s, value NULLS LAST"
             for (name,) in names:
-                yield from db.fetch_batches(signal_sql, [*params, name], columns, batch_rows)
+                yield from db.fetch_arrow(signal_sql, [*params, name], columns, batch_rows)
         else:
-            yield from db.fetch_batches(
+            yield from db.fetch_arrow(
                 f"SELECT {select} {source} ORDER BY signal_name", params, columns, batch_rows
             )
 

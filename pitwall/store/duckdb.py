@@ -12,11 +12,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
+from pitwall.schema import arrow_schema
 from pitwall.store._frames import to_canonical
 from pitwall.store._sql_store import SqlStore
 from pitwall.store._tables import Dialect
@@ -75,11 +77,15 @@ class _DuckDb:
     ) -> pl.DataFrame:
         return to_canonical(self._relation(sql, params).pl(), columns)
 
-    def fetch_batches(
+    def fetch_arrow(
         self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType], batch_rows: int
-    ) -> Iterator[pl.DataFrame]:
+    ) -> Iterator[pa.RecordBatch]:
+        """DuckDB's Arrow result cast straight to the canonical schema, without a Polars frame between: the
+        casts are what :func:`to_canonical` does (the UTC zone on timestamps that are UTC instants already;
+        text to large strings), and the Polars round trip kept more memory resident (``benchmarks/README.md``)."""
+        target = arrow_schema(dict(columns))
         for batch in self._relation(sql, params).to_arrow_reader(batch_rows):
-            yield to_canonical(cast(pl.DataFrame, pl.from_arrow(batch)), columns)
+            yield batch.select(target.names).cast(target)
 
     def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
         """One ``INSERT … SELECT`` from the frame's Arrow table (no per-row round trips), which DuckDB finds

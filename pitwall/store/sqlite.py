@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
+import pyarrow as pa
 
+from pitwall.schema import arrow_schema
 from pitwall.store._frames import to_canonical, utc_micros
 from pitwall.store._sql_store import SqlStore
 from pitwall.store._tables import Dialect
@@ -113,14 +115,15 @@ class _SQLiteDb:
         finally:
             cursor.close()
 
-    def fetch_batches(
+    def fetch_arrow(
         self, sql: str, params: Sequence[Any], columns: Mapping[str, pl.DataType], batch_rows: int
-    ) -> Iterator[pl.DataFrame]:
+    ) -> Iterator[pa.RecordBatch]:
+        target = arrow_schema(dict(columns))
         cursor = self._con.execute(sql, [_adapt(p) for p in params])
         names = [d[0] for d in cursor.description]
         try:
             while rows := cursor.fetchmany(batch_rows):
-                yield _frame(rows, names, columns)
+                yield from _frame(rows, names, columns).to_arrow().cast(target).combine_chunks().to_batches()
         finally:
             cursor.close()
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pitwall import schema
-from pitwall.store import BACKENDS, Store, export_schema
+from pitwall.store import BACKENDS, Store, export_schema, open_store, rebatch
 
 from ..conftest import new_store
 from .frames import session_import, telemetry
@@ -84,3 +87,55 @@ def test_unknown_table_and_empty_session(store: Store) -> None:
         store.export_row_count("ra-fp1", "sessions")
     assert list(store.export_batches("nope", "telemetry")) == []
     assert store.export_row_count("nope", "telemetry") == 0
+
+
+def _store_first_rows_last(path: str, backend: str, rows: int) -> None:
+    """Delete the first ``rows`` frames of the file's telemetry and insert them again: stored after the rest."""
+    statements = [
+        f"CREATE TEMP TABLE moved AS SELECT * FROM telemetry WHERE frame_idx < {rows}",
+        f"DELETE FROM telemetry WHERE frame_idx < {rows}",
+        "INSERT INTO telemetry SELECT * FROM moved",
+    ]
+    con = duckdb.connect(str(path)) if backend == "duckdb" else sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def test_telemetry_export_is_in_frame_order_whatever_the_stored_order(tmp_path: Path) -> None:
+    """Pages are read without ``ORDER BY`` and put in frame order only when they are not: rows stored out of
+    order (deleted and written again) still export in frame order, in exact batches, the same on both
+    backends."""
+    rows, batch_rows = 23, 10
+    files = {}
+    for backend in BACKENDS:
+        opened = new_store(tmp_path, backend)
+        opened.import_session(replace(session_import(), telemetry=telemetry(rows)))
+        expected = pa.Table.from_batches(list(opened.export_batches("ra-fp1", "telemetry")))
+        path = opened.path
+        opened.close()
+        _store_first_rows_last(path, backend, 12)
+        reopened = open_store(path)
+        try:
+            batches = list(reopened.export_batches("ra-fp1", "telemetry", batch_rows=batch_rows))
+            assert [b.num_rows for b in batches] == [10, 10, 3]
+            assert pa.Table.from_batches(batches) == expected
+            assert expected.column("frame_idx").to_pylist() == list(range(rows))
+            files[backend] = _parquet(reopened, "ra-fp1", "telemetry", batch_rows)
+        finally:
+            reopened.close()
+    assert files["duckdb"] == files["sqlite"]
+
+
+def test_rebatch_cuts_exact_batches_and_passes_whole_ones_through() -> None:
+    table = pa.table({"x": list(range(25)), "y": [str(i) for i in range(25)]})
+    ragged = [*table.slice(0, 3).to_batches(), *table.slice(3, 0).to_batches(), *table.slice(3).to_batches(7)]
+    cut = list(rebatch(ragged, 10))
+    assert [b.num_rows for b in cut] == [10, 10, 5]
+    assert pa.Table.from_batches(cut) == table
+    whole = table.slice(0, 10).to_batches()[0]
+    (passed,) = rebatch([whole], 10)
+    assert passed.column(0).buffers()[1].address == whole.column(0).buffers()[1].address  # not copied
+    assert list(rebatch([], 10)) == []

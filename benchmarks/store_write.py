@@ -112,7 +112,7 @@ def executemany_rows_s(directory: Path, frame: pl.DataFrame) -> float:
         for statement in create_table_sql(TABLES["telemetry"], DIALECT):
             con.execute(statement)
         rows = frame.head(BASELINE_ROWS).rows()
-        sql = f"INSERT INTO telemetry VALUES ({', '.join('?' * frame.width)})"
+        sql = f"INSERT INTO telemetry ({', '.join(frame.columns)}) VALUES ({', '.join('?' * frame.width)})"
         started = time.perf_counter()
         con.executemany(sql, rows)
         return BASELINE_ROWS / (time.perf_counter() - started)

@@ -100,6 +100,7 @@ def test_replayed_frames_are_the_stored_session_at_recorded_pace(tmp_path: Path,
         inbox = SseClient(f"{url}/notifications")
         stream.wait_connected()
         inbox.wait_connected()
+        asked_at = time.time()  # the replay's clock starts after this
         assert (
             http.post(
                 "/session/replay/start", json={"source_session_id": session_id, "speed": 50}
@@ -115,10 +116,13 @@ def test_replayed_frames_are_the_stored_session_at_recorded_pace(tmp_path: Path,
     expected = [json.loads(b) for b in encode_frames(stored.head(len(got)))]
     assert [e.data for e in got] == expected  # same shape and values as the live stream would carry
     assert notes == ["replay_started", "replay_stopped"]
-    # pace: arrival offsets follow recorded t_s / speed (publishing ticks are ≤ 20 ms)
-    t0 = got[0].received
-    for event in got[:: len(got) // 10]:
-        assert (event.received - t0) == pytest.approx(event.data["t_s"] / 50, abs=0.12)
+    # pace: no frame goes out before its recorded t_s / speed after the start (a busy machine can only delay
+    # frames, never bring them forward, so this holds under any load), and the minute of data is not late by more
+    # than a generous margin (1.2 s of replay; a replay dumping the session at once would fail the first check)
+    t0_s = got[0].data["t_s"]
+    for event in got:
+        assert event.received >= asked_at + (event.data["t_s"] - t0_s) / 50
+    assert got[-1].received - asked_at < 10 * (got[-1].data["t_s"] - t0_s) / 50
 
 
 def test_replay_stops_the_live_reader_first(tmp_path: Path, serve: Serve) -> None:

@@ -23,9 +23,13 @@ from pitwall.formats.vbo.table import (
 def _strip_trailing_commas(raw: bytes, start: int) -> bytes:
     """``raw`` without the trailing comma DriftBox writes on every ``[data]`` row (after ``start``); unchanged
     unless every non-blank row ends with one (a single trailing empty cell is a missing value)."""
+    if raw.find(b",", start) < 0:  # space-separated rows (the usual case): no per-line walk of the block
+        return raw
     body = raw[start:]
-    rows = sum(1 for line in body.split(b"\n") if line.strip())
-    if rows == 0 or len(_TRAILING_COMMA_RE.findall(body)) != rows:
+    # Each trailing comma ends a distinct non-blank row, so there are never more of them than rows: none
+    # means no stripping (and the costly row count is skipped).
+    trailing = len(_TRAILING_COMMA_RE.findall(body))
+    if trailing == 0 or trailing != sum(1 for line in body.split(b"\n") if line.strip()):
         return raw
     return raw[:start] + _TRAILING_COMMA_RE.sub(b"", body)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -111,33 +111,41 @@ def _build_telemetry(
         kept = kept.with_columns(tod + rollovers * _DAY_US)
 
     minutes = facts["largest"] is not None and facts["largest"] > 180  # a degree never exceeds 180
+    rows = kept.collect(engine="in-memory") if n_prefix or n_duplicate or facts["rollover"] else frame
     wide["frame_idx"] = pl.int_range(pl.len(), dtype=pl.Int64)
-    # × the reciprocal, explicitly: Polars' ``/ scalar`` is that on full-size frames but exact division on
-    # some tiny ones (it depends on the engine), and t_s must not change in the last bit with the plan
-    wide["t_s"] = (tod - tod.first()) * (1 / _US)
     if created_at is not None:
         wide["utc"] = _utc_expr(created_at)
+    # × the reciprocal, explicitly: Polars' ``/ scalar`` is that on full-size frames but exact division on
+    # some tiny ones (it depends on the engine), and t_s must not change in the last bit with the plan
+    shared = {"t_s": (tod - tod.first()) * (1 / _US)}
     if position is not None:
         scale, lon_scale = (1 / 60, -1 / 60) if minutes else (1.0, 1.0)
-        wide["lat_deg"] = pl.when(~zero_position).then(pl.col(position[0]) * scale)
-        wide["lon_deg"] = pl.when(~zero_position).then(pl.col(position[1]) * lon_scale)
-        wide["distance_m"] = pl.map_batches(
-            [wide["lat_deg"], wide["lon_deg"]], _cumulative_distance, return_dtype=pl.Float64
-        )
-    telemetry_plan = kept.select(
+        shared["lat_deg"] = pl.when(~zero_position).then(pl.col(position[0]) * scale)
+        shared["lon_deg"] = pl.when(~zero_position).then(pl.col(position[1]) * lon_scale)
+    # Columns used twice are computed first: t_s (also the tall sink's) and the positions (also the
+    # distance's). The distance runs in numpy on this thread while Polars builds the other canonical columns
+    # and the tall sink on its own threads (numpy and Polars both release the GIL).
+    placed = {
+        column.name: column for column in rows.select(e.cast(pl.Float64).alias(n) for n, e in shared.items())
+    }
+    with_distance = position is not None and rows.height > 0  # (no fixes: a null column like no position)
+    tall_names = [names[i] for i in tall]
+    telemetry_plan = rows.lazy().select(
         (wide[name] if name in wide else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in schema.TELEMETRY.items()
+        if name not in placed and (name != "distance_m" or not with_distance)
     )
-    tall_names = [names[i] for i in tall]
-    signals_plan = (
-        kept.select(pl.col(tall_names), __t_s=wide["t_s"])  # a channel may be called "t_s"
-        .unpivot(tall_names, index="__t_s", variable_name="signal_name", value_name="value")
-        .drop_nulls("value")
-        .select("signal_name", t_s="__t_s", value="value")
-        if tall_names
-        else pl.LazyFrame(schema=SIGNALS_SCHEMA)
-    )
-    telemetry, signals = pl.collect_all([telemetry_plan, signals_plan], engine="in-memory")
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        queries = worker.submit(
+            pl.collect_all, [telemetry_plan, _tall_sink(rows, tall_names, placed["t_s"])], engine="in-memory"
+        )
+        if with_distance:
+            distance = cumulative_distance_m(placed["lat_deg"].to_numpy(), placed["lon_deg"].to_numpy())
+            placed["distance_m"] = pl.Series("distance_m", distance, dtype=pl.Float64)
+        telemetry, signals = queries.result()
+    for index, name in enumerate(schema.TELEMETRY):
+        if name in placed:
+            telemetry.insert_column(index, placed[name])
     registry = pl.DataFrame(
         {
             "signal_name": tall_names,
@@ -155,6 +163,21 @@ def _build_telemetry(
         n_prefix,
         n_duplicate,
     )
+
+
+def _tall_sink(rows: pl.DataFrame, names: list[str], t_s: pl.Series) -> pl.LazyFrame:
+    """The tall sink of the channels ``names`` of ``rows``: each channel's non-null values with their ``t_s``
+    (s), channel by channel in row order. The parts share ``t_s`` and the channel columns (no copy of them;
+    only the ``signal_name`` strings are new) and stay separate chunks."""
+    if not names:
+        return pl.LazyFrame(schema=SIGNALS_SCHEMA)
+    parts = []
+    for name in names:
+        part = rows.lazy().select(
+            signal_name=pl.lit(name, pl.String), t_s=pl.lit(t_s), value=pl.col(name).cast(pl.Float64)
+        )
+        parts.append(part.drop_nulls("value") if rows.get_column(name).has_nulls() else part)
+    return pl.concat(parts, rechunk=False)
 
 
 def _canonical_expr(name: str, target: str, factor: float) -> pl.Expr:
@@ -180,9 +203,3 @@ def _utc_expr(created_at: datetime) -> pl.Expr:
     day_shift = ((created_us - midnight_us - pl.col("__tod").first()) / _DAY_US).round().cast(pl.Int64)
     epoch_us = pl.col("__tod") + midnight_us + day_shift * _DAY_US
     return epoch_us.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
-def _cumulative_distance(position: Sequence[pl.Series]) -> pl.Series:
-    """Cumulative great-circle distance (m) along (``lat_deg``, ``lon_deg``), see
-    :func:`pitwall.analysis.geo.cumulative_distance_m`."""
-    return pl.Series("distance_m", cumulative_distance_m(position[0].to_numpy(), position[1].to_numpy()))

@@ -84,22 +84,22 @@ def _build_telemetry(
         return {"duplicates": (kept_step == 0).sum(), "rollover": (kept_step < -_DAY_US // 2).any()}
 
     coordinates = [pl.col(c).abs().fill_nan(None).max() for c in position or ()]
-    facts = frame.select(  # one pass, assuming the usual case: the first row is already locked
-        first_row_locked=before_lock.first().not_(),
-        largest=pl.max_horizontal(coordinates) if coordinates else pl.lit(None, pl.Float64),
-        **kept_facts(0),
-    ).row(0, named=True)
-    n_prefix = 0
-    if not facts["first_row_locked"]:
-        n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
     # A stale clock before lock (the last session's time, then a jump to the real time): everything up to the
     # last jump among the first rows is pre-lock too, whatever positions those rows carry.
     row = pl.int_range(pl.len())
     head = max(_STALE_PREFIX_MIN_ROWS, int(frame.height * _STALE_PREFIX_FRACTION))
     stale_jump = (step.abs() > _STALE_JUMP_US).fill_null(False)
-    last_jump = frame.select(row.filter(stale_jump & (row < head)).max()).item()
-    if last_jump is not None and last_jump + 1 > n_prefix:
-        n_prefix = int(last_jump) + 1
+    facts = frame.select(  # one pass, assuming the usual case: the first row is already locked
+        first_row_locked=before_lock.first().not_(),
+        largest=pl.max_horizontal(coordinates) if coordinates else pl.lit(None, pl.Float64),
+        last_jump=row.filter(stale_jump & (row < head)).max(),
+        **kept_facts(0),
+    ).row(0, named=True)
+    n_prefix = 0
+    if not facts["first_row_locked"]:
+        n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
+    if facts["last_jump"] is not None and facts["last_jump"] + 1 > n_prefix:
+        n_prefix = int(facts["last_jump"]) + 1
     if n_prefix:
         facts |= frame.select(**kept_facts(n_prefix)).row(0, named=True)
     n_duplicate = int(facts["duplicates"])

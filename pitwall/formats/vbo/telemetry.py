@@ -146,19 +146,20 @@ def _build_telemetry(
     for index, name in enumerate(schema.TELEMETRY):
         if name in placed:
             telemetry.insert_column(index, placed[name])
+    described = {
+        "signal_name": tall_names,
+        "unit": [units[i] for i in tall],
+        "source": ["vbo"] * len(tall),
+        "description": [long_names[i] or "" for i in tall],
+    }
     registry = pl.DataFrame(
-        {
-            "signal_name": tall_names,
-            "unit": [units[i] for i in tall],
-            "source": ["vbo"] * len(tall),
-            "description": [long_names[i] or "" for i in tall],
-        },
-        schema=dict.fromkeys(("signal_name", "unit", "source", "description"), pl.String()),
+        {name: described.get(name, [None] * len(tall)) for name in schema.SIGNAL_REGISTRY},
+        schema=schema.SIGNAL_REGISTRY,
     )
     return _Built(
         telemetry,
         signals,
-        schema.conform(registry, schema.SIGNAL_REGISTRY),
+        registry,
         minutes,
         n_prefix,
         n_duplicate,

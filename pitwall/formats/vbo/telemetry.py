@@ -48,8 +48,10 @@ def _build_telemetry(
     ``__tod`` column, see :meth:`_DataBlock.read`).
 
     One small aggregate pass finds the facts that shape the result (rows to drop, degrees or minutes,
-    midnight rollover); then two queries run together: one ``select`` building every canonical column, cast
-    to its :data:`pitwall.schema.TELEMETRY` dtype, and one unpivot of the kept rows' other channels.
+    midnight rollover, stale clock). Then ``t_s`` (s) and the positions (degrees) are computed once; the
+    cumulative distance (m, numpy) runs on this thread while a worker collects one ``select`` of the other
+    canonical columns, each cast to its :data:`pitwall.schema.TELEMETRY` dtype, and the tall sink of the kept
+    rows' other channels.
     """
     wide: dict[str, pl.Expr] = {}
     quantity_column: dict[str, str] = {}
@@ -126,7 +128,8 @@ def _build_telemetry(
     # distance's). The distance runs in numpy on this thread while Polars builds the other canonical columns
     # and the tall sink on its own threads (numpy and Polars both release the GIL).
     placed = {
-        column.name: column for column in rows.select(e.cast(pl.Float64).alias(n) for n, e in shared.items())
+        column.name: column
+        for column in rows.select(expr.cast(pl.Float64).alias(name) for name, expr in shared.items())
     }
     with_distance = position is not None and rows.height > 0  # (no fixes: a null column like no position)
     tall_names = [names[i] for i in tall]

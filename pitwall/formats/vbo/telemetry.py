@@ -171,17 +171,18 @@ def _build_telemetry(
 
 def _tall_sink(rows: pl.DataFrame, names: list[str], t_s: pl.Series) -> pl.LazyFrame:
     """The tall sink of the channels ``names`` of ``rows``: each channel's non-null values with their ``t_s``
-    (s), channel by channel in row order. The parts share ``t_s`` and the channel columns (no copy of them;
-    only the ``signal_name`` strings are new) and stay separate chunks."""
+    (s), channel by channel in row order, in one chunk. (A concat of per-channel parts sharing the ``t_s`` and
+    value buffers builds the same rows ~1.8 ms faster, but in one chunk per channel, which DuckDB then
+    inserts on several threads with ~10 MB more memory: the import's peak grew by ~20 MB.)"""
     if not names:
         return pl.LazyFrame(schema=SIGNALS_SCHEMA)
-    parts = []
-    for name in names:
-        part = rows.lazy().select(
-            signal_name=pl.lit(name, pl.String), t_s=pl.lit(t_s), value=pl.col(name).cast(pl.Float64)
-        )
-        parts.append(part.drop_nulls("value") if rows.get_column(name).has_nulls() else part)
-    return pl.concat(parts, rechunk=False)
+    return (
+        rows.lazy()
+        .select(pl.col(names), __t_s=pl.lit(t_s))  # a channel may be called "t_s"
+        .unpivot(names, index="__t_s", variable_name="signal_name", value_name="value")
+        .drop_nulls("value")
+        .select("signal_name", t_s="__t_s", value="value")
+    )
 
 
 def _canonical_expr(name: str, target: str, factor: float) -> pl.Expr:

@@ -58,8 +58,22 @@ def path_steps_m(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> FloatArray:
     lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
     lon = np.radians(np.asarray(lon_deg, dtype=np.float64))
     cos_lat = np.cos(lat)
-    a = np.sin(np.diff(lat) / 2) ** 2 + cos_lat[:-1] * cos_lat[1:] * np.sin(np.diff(lon) / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64)
+    # haversine_m's operations in its order, in place (fewer temporaries): a = sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2)
+    a = _sin_squared_half(np.diff(lat))
+    a += cos_lat[:-1] * cos_lat[1:] * _sin_squared_half(np.diff(lon))
+    np.clip(a, 0.0, 1.0, out=a)
+    np.sqrt(a, out=a)
+    np.arcsin(a, out=a)
+    a *= 2 * EARTH_RADIUS_M
+    return a
+
+
+def _sin_squared_half(angle: FloatArray) -> FloatArray:
+    """``sin(angle / 2) ** 2`` (radians), computed in ``angle``'s own buffer."""
+    angle /= 2
+    np.sin(angle, out=angle)
+    np.square(angle, out=angle)
+    return angle
 
 
 def bearing_deg(

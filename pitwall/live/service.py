@@ -434,7 +434,8 @@ class LiveService:
 
         Telemetry: pending rows span ``flush_s`` of data time past the store, or ``flush_s`` less the write's
         lead (:meth:`_write_lead_s`) of wall time passed since the previous write took its rows; the pending tall
-        rows go with it (one transaction: a second write per cycle would cost more than its rows). Tall rows alone: waited ``flush_s`` of wall time while no telemetry is pending.
+        rows go with it (one transaction: a second write per cycle would cost more than its rows). Tall rows
+        alone: waited ``flush_s`` of wall time while no telemetry is pending.
         """
         now = time.monotonic()
         wide = bool(self._pending_wide) and (

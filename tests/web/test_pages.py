@@ -38,19 +38,24 @@ def test_live_page_moves_with_the_stream(page: Page, server: Server) -> None:
     expect(page.locator("#live-status")).to_have_text("live", timeout=LOAD_MS)
     page.wait_for_function("Number(document.querySelector('main').dataset.frames) > 20", timeout=LOAD_MS)
     first = page.locator("main").get_attribute("data-frames")
-    speeds = set()
-    for _ in range(3):
-        page.wait_for_function(
-            f"Number(document.querySelector('main').dataset.frames) > {first}", timeout=LOAD_MS
-        )
-        speeds.add(page.locator("#live-speed").inner_text())
-        first = page.locator("main").get_attribute("data-frames")
+    speed = page.locator("#live-speed").inner_text()
+    # frames keep coming and the speed follows them (waited for: on a straight it holds for a while)
+    page.wait_for_function(
+        f"Number(document.querySelector('main').dataset.frames) > {first}"
+        f" && document.getElementById('live-speed').textContent !== {speed!r}",
+        timeout=LOAD_MS,
+    )
+    speeds = {speed, page.locator("#live-speed").inner_text()}
     assert all(s.isdigit() for s in speeds), speeds
-    assert len(speeds) > 1, "the speed on the page did not change with the stream"
     assert page.locator("#live-gear").inner_text() in {"N", *map(str, range(1, 9))}
     expect(page.locator("#live-car")).to_have_attribute("visibility", "visible")
     assert page.locator("#gg-dot").get_attribute("cx") is not None
-    expect(page.locator("#live-cue")).to_have_text("no cues yet")
+    cue = page.locator("#live-cue")  # the coach's first cue may already be there on a slow machine
+    expect(cue).not_to_be_empty()
+    if cue.inner_text() == "no cues yet":
+        expect(cue).to_have_class("muted")
+    else:  # a cue from /cues/stream replaced the placeholder and its muted style
+        expect(cue).not_to_have_class("muted")
     screenshot(page, "live")
 
 

@@ -23,7 +23,9 @@ window after a warm-up:
   GIL; below the target it is the producer, not the pipeline, that falls short).
 * ``live.sse_events_per_s`` — events delivered per second to all clients; baseline = rows published × 100.
 * ``live.frames_lost`` — SSE events missing at clients (id gaps + ``dropped`` reports) plus rows published but
-  not stored after SIGTERM; baseline 0 (ratio null).
+  not stored after SIGTERM; baseline 0 (ratio null). Its parts follow it: ``live.sse_id_gaps`` (events a
+  client never saw), ``live.sse_dropped_reports`` (``dropped`` events: the server skipped a subscriber whose
+  queue overflowed — a client process falling behind, not a server fault) and ``live.rows_not_stored``.
 * ``live.can_backlog_frames`` — frames sent by the simulator but not yet read at the end of the window.
 * ``live.loadavg_1m`` — the machine's 1-minute load average at the end (the figures above are only
   comparable between runs on a similarly loaded machine).
@@ -261,6 +263,10 @@ def main() -> int:
     )
     published = max(c.last_frame_idx for c in clients) + 1  # the clients saw the stream to its end
     emit(f"{prefix}.frames_lost", lost_sse + (published - stored), "frames", 0)
+    # its parts: a busy client process shows as gaps and drops, a server that lost rows as unstored rows
+    emit(f"{prefix}.sse_id_gaps", sum(c.gaps for c in clients), "events", 0)
+    emit(f"{prefix}.sse_dropped_reports", sum(c.dropped for c in clients), "events", 0)
+    emit(f"{prefix}.rows_not_stored", published - stored, "frames", 0)
     emit(f"{prefix}.can_backlog_frames", result["backlog"], "frames", None)
     emit(f"{prefix}.loadavg_1m", os.getloadavg()[0], "runnable", None)
     return 0

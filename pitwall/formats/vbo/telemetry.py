@@ -91,11 +91,12 @@ def _build_telemetry(
     row = pl.int_range(pl.len())
     head = max(_STALE_PREFIX_MIN_ROWS, int(frame.height * _STALE_PREFIX_FRACTION))
     stale_jump = (step.abs() > _STALE_JUMP_US).fill_null(False)
-    facts = frame.select(  # one pass, assuming the usual case: the first row is already locked
-        first_row_locked=before_lock.first().not_(),
-        largest=pl.max_horizontal(coordinates) if coordinates else pl.lit(None, pl.Float64),
-        last_jump=row.filter(stale_jump & (row < head)).max(),
-        **kept_facts(0),
+    # One pass each, assuming the usual case: the first row is already locked. The first row's lock and the
+    # stale jump only look at the first ``head`` rows (and the row after, which their last step needs).
+    facts = frame.head(head + 1).select(
+        first_row_locked=before_lock.first().not_(), last_jump=row.filter(stale_jump & (row < head)).max()
+    ).row(0, named=True) | frame.select(
+        largest=pl.max_horizontal(coordinates) if coordinates else pl.lit(None, pl.Float64), **kept_facts(0)
     ).row(0, named=True)
     n_prefix = 0
     if not facts["first_row_locked"]:

@@ -7,8 +7,9 @@ only on the data — the same import gives byte-identical files on DuckDB and SQ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, Final
+from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +24,11 @@ from pitwall.store import EXPORT_MEMORY_POOL, rebatch
 
 ROW_GROUP_ROWS: Final = 50_000
 """Rows per Parquet row group (and per record batch read from the store)."""
+
+READ_AHEAD_THREAD: Final = "pitwall-read-ahead"
+"""Name prefix of :func:`read_ahead`'s worker threads."""
+
+T = TypeVar("T")
 
 
 class _ChunkSink:
@@ -74,12 +80,45 @@ def writer_options(schema: pa.Schema) -> dict[str, Any]:
     return {"compression": "zstd", "use_dictionary": dictionary, "use_byte_stream_split": floats}
 
 
+def read_ahead(source: Iterable[T]) -> Iterator[T]:
+    """``source``'s items in order, each fetched on one dedicated worker thread while the consumer handles the
+    one before: the store's read overlaps the parquet encoding (both release the GIL). At most one item is
+    fetched ahead. Every step of ``source`` — each ``next`` and its ``close`` — runs on that one thread (the
+    SQLite connection and the store's read transaction live in the store's generator); closing this iterator
+    early (a client that disconnects) closes ``source`` there and ends the thread. Exceptions of ``source``
+    are raised here, unchanged."""
+    items = iter(source)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=READ_AHEAD_THREAD) as worker:
+        try:
+            ahead = worker.submit(_step, items)
+            while step := ahead.result():
+                ahead = worker.submit(_step, items)
+                yield step[0]
+                del step  # handed out: only the item being fetched is held while the consumer works
+        finally:
+            worker.submit(_close, items).result()
+
+
+def _step(items: Iterator[T]) -> tuple[T, ...]:
+    """The next item of ``items`` as a 1-tuple, or ``()`` when there is none left."""
+    for item in items:
+        return (item,)
+    return ()
+
+
+def _close(items: Iterator[object]) -> None:
+    """Close ``items`` when it is a generator (runs its ``finally`` blocks, e.g. the end of a read)."""
+    if isinstance(items, Generator):
+        items.close()
+
+
 def parquet_chunks(
     batches: Iterable[pa.RecordBatch], *, rows_per_group: int = ROW_GROUP_ROWS
 ) -> Iterator[bytes]:
     """Parquet file bytes for ``batches`` (all with one schema), yielded one row group at a time.
-    Yields nothing when there are no batches."""
-    groups = rebatch(batches, rows_per_group)
+    Yields nothing when there are no batches. ``batches`` are read one ahead on a worker thread
+    (:func:`read_ahead`)."""
+    groups = rebatch(read_ahead(batches), rows_per_group)
     group = next(groups, None)
     if group is None:
         return

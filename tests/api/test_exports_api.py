@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,8 +15,10 @@ from litestar.testing import TestClient
 
 from pitwall import schema
 from pitwall.api.app import create_app
-from pitwall.api.exports import ROW_GROUP_ROWS, parquet_chunks
+from pitwall.api.exports import READ_AHEAD_THREAD, ROW_GROUP_ROWS, parquet_chunks, read_ahead
+from pitwall.store import Store
 from tests.api.conftest import RUN04, make_settings
+from tests.store.frames import session_import, telemetry
 
 Imported = tuple[TestClient[Litestar], str]
 
@@ -94,3 +98,74 @@ def test_parquet_chunks_cut_exact_row_groups_whatever_the_batches() -> None:
     ]
     assert pq.read_table(io.BytesIO(data)).equals(table)
     assert list(parquet_chunks([])) == []
+
+
+class _Source:
+    """A generator of ``items`` (raising ``error`` after them, if given) that records the thread of every
+    step — each item, and its ``finally`` — and how many items it has produced."""
+
+    def __init__(self, items: list[int], error: Exception | None = None) -> None:
+        self.items, self.error = items, error
+        self.threads: list[threading.Thread] = []
+        self.produced = 0
+        self.closed_on: threading.Thread | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        try:
+            for item in self.items:
+                self.threads.append(threading.current_thread())
+                self.produced += 1
+                yield item
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.closed_on = threading.current_thread()
+
+
+def test_read_ahead_keeps_the_order_one_item_ahead_on_one_worker_thread() -> None:
+    source = _Source(list(range(6)))
+    received = []
+    for item in read_ahead(source):
+        received.append(item)
+        assert source.produced <= len(received) + 1  # at most one item fetched ahead
+    assert received == list(range(6))
+    (worker,) = set(source.threads)
+    assert worker is not threading.current_thread() and source.closed_on is worker
+    assert not worker.is_alive()
+
+
+def test_read_ahead_closed_early_closes_the_source_on_its_thread_and_ends_it() -> None:
+    source = _Source(list(range(100)))
+    ahead = read_ahead(source)
+    assert next(ahead) == 0
+    ahead.close()  # e.g. the client disconnected
+    (worker,) = set(source.threads)
+    assert source.closed_on is worker and not worker.is_alive()
+    assert source.produced <= 2
+
+
+def test_read_ahead_raises_the_source_error_after_its_items() -> None:
+    source = _Source([1, 2], ValueError("bad page"))
+    received = []
+    with pytest.raises(ValueError, match="bad page"):
+        for item in read_ahead(source):
+            received.append(item)
+    assert received == [1, 2]
+    assert source.closed_on is not None and not source.closed_on.is_alive()
+    assert list(read_ahead([])) == []
+
+
+def test_export_stopped_after_its_first_row_group_ends_the_read(store: Store) -> None:
+    """The route's stream closed early (a client that disconnects) ends the store's read on the worker thread:
+    the next full export is the same file as before."""
+    store.import_session(session_import())
+    store.append_telemetry("ra-fp1", telemetry(11))
+    whole = b"".join(
+        parquet_chunks(store.export_batches("ra-fp1", "telemetry", batch_rows=5), rows_per_group=5)
+    )
+    chunks = parquet_chunks(store.export_batches("ra-fp1", "telemetry", batch_rows=5), rows_per_group=5)
+    assert whole.startswith(next(chunks))
+    chunks.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith(READ_AHEAD_THREAD)]
+    again = parquet_chunks(store.export_batches("ra-fp1", "telemetry", batch_rows=5), rows_per_group=5)
+    assert b"".join(again) == whole

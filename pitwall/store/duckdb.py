@@ -90,13 +90,15 @@ class _DuckDb:
     def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
         """One ``INSERT … SELECT`` from the frame's Arrow table (no per-row round trips), which DuckDB finds
         by its local name (a replacement scan: no register/unregister of a view per insert); ``constants``
-        are statement parameters (a session id is not copied onto every row of the Arrow table)."""
+        are statement parameters (a session id is not copied onto every row of the Arrow table). Text goes as
+        Arrow string views, Polars' own layout, which DuckDB reads as they are: a ``large_string`` export copies
+        every string first (~10 MB for an hour's tall signal names)."""
         if df.height == 0:
             return
         given = constants or {}
         names = ", ".join([*df.columns, *given])
         values = ", ".join([*df.columns, *("?" * len(given))])
-        _pitwall_staging = df.to_arrow()  # read by name by the statement below
+        _pitwall_staging = df.to_arrow(compat_level=pl.CompatLevel.newest())  # read by name below
         self._con.execute(
             f"INSERT INTO {table} ({names}) SELECT {values} FROM _pitwall_staging",
             list(given.values()) or None,

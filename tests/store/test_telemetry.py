@@ -143,6 +143,16 @@ def test_signals_append_read_and_auto_register(store: Store) -> None:
         store.append_signals("ra-fp1", pl.DataFrame({"value": [1.0]}))
 
 
+def test_signal_names_of_any_length_and_script_round_trip(store: Store) -> None:
+    """Names shorter and longer than an Arrow string view's 12 inline bytes, and not ASCII, come back as given
+    (the DuckDB backend inserts text as string views)."""
+    store.create_session(session_row())
+    names = ["a", "exactly_12_b", "a_name_longer_than_twelve_bytes", "Öltemperatur_°C", "油温"]
+    rows = pl.DataFrame({"signal_name": names, "t_s": [0.0] * len(names), "value": [1.0] * len(names)})
+    store.append_signals("ra-fp1", rows)
+    assert sorted(store.read_signals("ra-fp1")["signal_name"].to_list()) == sorted(names)
+
+
 def test_video_frames(store: Store) -> None:
     store.create_session(session_row())
     rows = pl.DataFrame(

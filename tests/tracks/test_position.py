@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +11,7 @@ from polars.testing import assert_frame_equal
 from scipy.spatial import cKDTree
 
 from pitwall.analysis.geo import FloatArray, from_local_xy, to_local_xy
-from pitwall.analysis.position import add_track_position, track_position_arrays
+from pitwall.analysis.position import PROJECT_CHUNK, add_track_position, track_position_arrays
 from pitwall.track import Track
 
 
@@ -120,6 +122,23 @@ def test_add_track_position_matches_arrays_and_nulls(sonoma: Track) -> None:
     )
     streamed = add_track_position(frame.lazy(), sonoma).collect(engine="streaming")
     assert_frame_equal(streamed, out)
+
+
+def test_fixes_are_projected_alike_whatever_chunk_they_fall_in(sonoma: Track) -> None:
+    """Fixes go through the projection :data:`PROJECT_CHUNK` at a time: pieces cut across those chunks (and
+    missing fixes, which shift the rest) give the same bits as the whole."""
+    rng = np.random.default_rng(3)
+    n = 2 * PROJECT_CHUNK + 905
+    lat, lon, heading = _point_at(sonoma, rng.uniform(0, sonoma.length_m, n), rng.uniform(-8, 8, n))
+    lat[rng.choice(n, 40, replace=False)] = np.nan
+    whole = track_position_arrays(lat, lon, sonoma, heading_deg=heading)
+    cuts = [0, 1, PROJECT_CHUNK - 3, PROJECT_CHUNK + 7, 2 * PROJECT_CHUNK + 1, n]
+    pieces = [
+        track_position_arrays(lat[a:b], lon[a:b], sonoma, heading_deg=heading[a:b])
+        for a, b in itertools.pairwise(cuts)
+    ]
+    for got, expected in zip(whole, zip(*pieces, strict=True), strict=True):
+        assert np.array_equal(got, np.concatenate(expected), equal_nan=True)
 
 
 def test_add_track_position_without_heading(sonoma: Track) -> None:

@@ -589,10 +589,7 @@ class SqlStore(ABC):
         db: Db, session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame
     ) -> pl.DataFrame:
         """Replace the session's capabilities with those of its rows ``telemetry`` and ``signals``."""
-        sid = pl.lit(session_id, dtype=pl.String).alias("session_id")
-        capabilities = capabilities_frame(
-            telemetry.lazy().with_columns(sid), signals.lazy().with_columns(sid)
-        ).collect()
+        capabilities = capabilities_frame(session_id, telemetry, signals)
         db.execute("DELETE FROM capabilities WHERE session_id = ?", (session_id,))
         db.insert_frame("capabilities", capabilities)
         return capabilities

@@ -28,7 +28,7 @@ import polars as pl
 from pitwall import schema
 from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
 from pitwall.analysis.laps import LAP_COLUMNS
-from pitwall.analysis.position import add_track_position, line_fingerprint
+from pitwall.analysis.position import line_fingerprint, with_track_position
 from pitwall.analysis.track_match import detect_track
 from pitwall.formats.detect import read_recording
 from pitwall.formats.errors import ReadError
@@ -369,10 +369,10 @@ def _reader_facts(recording: VboRecording) -> dict[str, Any]:
 
 def positioned_for_storage(telemetry: pl.DataFrame, track: Track) -> tuple[pl.DataFrame, dict[str, str]]:
     """``telemetry`` with its track position (``s_m``, ``offset_m``; :func:`pitwall.analysis.position
-    .add_track_position`) and the session meta that names the track version they belong to
+    .with_track_position`) and the session meta that names the track version they belong to
     (``positioned_on``): a :class:`~pitwall.session_view.SessionView` of the stored session reuses them while
     the track is unchanged. Requires ``lat_deg``, ``lon_deg`` (``heading_deg`` used when present)."""
-    return add_track_position(telemetry.lazy(), track).collect(), {"positioned_on": line_fingerprint(track)}
+    return with_track_position(telemetry, track), {"positioned_on": line_fingerprint(track)}
 
 
 def _session_import(row: SessionRow, recording: VboRecording, track: Track | None) -> SessionImport:

@@ -11,7 +11,12 @@ from polars.testing import assert_frame_equal
 from scipy.spatial import cKDTree
 
 from pitwall.analysis.geo import FloatArray, from_local_xy, to_local_xy
-from pitwall.analysis.position import PROJECT_CHUNK, add_track_position, track_position_arrays
+from pitwall.analysis.position import (
+    PROJECT_CHUNK,
+    add_track_position,
+    track_position_arrays,
+    with_track_position,
+)
 from pitwall.track import Track
 
 
@@ -116,6 +121,7 @@ def test_add_track_position_matches_arrays_and_nulls(sonoma: Track) -> None:
         pl.Series("s_m", [*s, np.nan]).fill_nan(None), pl.Series("offset_m", [*offset, np.nan]).fill_nan(None)
     )
     assert_frame_equal(out, expected)
+    assert_frame_equal(with_track_position(frame, sonoma), out)
     assert out["s_m"].null_count() == 2  # 80 m off the line, and the missing fix
     assert out["s_m"][1] == pytest.approx(1000.0, abs=0.5) and out["offset_m"][1] == pytest.approx(
         3.0, abs=0.05
@@ -153,3 +159,5 @@ def test_add_track_position_without_heading(sonoma: Track) -> None:
 def test_add_track_position_requires_lat_lon(sonoma: Track) -> None:
     with pytest.raises(ValueError, match="missing: lon_deg"):
         add_track_position(pl.LazyFrame({"lat_deg": [38.16]}), sonoma)
+    with pytest.raises(ValueError, match="missing: lat_deg"):
+        with_track_position(pl.DataFrame({"lon_deg": [-122.45]}), sonoma)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 import polars as pl
@@ -35,6 +35,7 @@ from pitwall.formats.errors import ReadError
 from pitwall.formats.vbo import VboRecording
 from pitwall.learned_tracks import gate_lap_marks, learn_track, learnt_track_id, loop_lap_marks
 from pitwall.session_view import session_laps
+from pitwall.store import prepare
 from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
 from pitwall.track import Track
 from pitwall.validate import first_bad_signal, first_bad_value
@@ -249,10 +250,11 @@ def import_vbo_file(
         if session_id
         else list(candidate_ids(make_session_id(track.name if track else parsed.path.stem, row.started_at)))
     )
+    data = _session_import(row, recording, track)
     for candidate in candidates:
-        row.session_id = candidate
+        row.session_id = candidate  # data.session is row
         try:
-            store.import_session(_session_import(row, recording, track))
+            store.import_session(data)
             break
         except DuplicateContent as same:  # imported meanwhile by a concurrent request or process
             return _result("skipped", store, store.get_session(same.session_id), parsed.path)
@@ -260,23 +262,32 @@ def import_vbo_file(
             if candidate == candidates[-1]:
                 raise
     try:
-        finish_import(store, row.session_id, track)
+        finish_import(store, row.session_id, track, data.telemetry)
     except BaseException:
         store.delete_session(row.session_id)
         raise
     return _result("imported", store, store.get_session(row.session_id), parsed.path)
 
 
-def finish_import(store: Store, session_id: str, track: Track | None) -> None:
+_LAP_ROWS: Final[dict[str, pl.DataType]] = {
+    name: schema.TELEMETRY[name] for name in ("session_id", *LAP_COLUMNS)
+}
+"""The telemetry columns lap slicing reads (``session_id`` carried over), with their stored dtypes."""
+
+
+def finish_import(store: Store, session_id: str, track: Track | None, telemetry: pl.DataFrame) -> None:
     """Post-import derivations on a stored session: sets its ``track``/``track_id`` from ``track`` and stores
     its laps (:func:`pitwall.session_view.session_laps`: VBO gates from ``meta["gates"]``, else the track's).
+    ``telemetry``: the session's wide rows as the import handed them to the store, in frame order; the columns
+    lap slicing reads are taken from them with the values the store keeps (:func:`pitwall.store.prepare`), which
+    is what reading them back gives, without the read (~9 MB less at once for an hour).
 
     A failure here makes the importer delete the session, so an import stays all-or-nothing.
     """
     if track is not None:
         store.update_session(session_id, track=track.name, track_id=track.id)
         meta = store.get_session(session_id).meta
-        rows = store.read_telemetry(session_id, columns=["session_id", *LAP_COLUMNS])  # what slicing reads
+        rows = prepare(telemetry.with_columns(session_id=pl.lit(session_id)), _LAP_ROWS)
         store.replace_laps(session_id, session_laps(rows, track, meta))
 
 

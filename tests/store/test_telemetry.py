@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pitwall import schema
-from pitwall.store import Store
+from pitwall.store import Store, prepare
 
 from .frames import session_import, session_row, stored_telemetry, telemetry
 
@@ -86,6 +86,21 @@ def test_nan_is_stored_as_null_on_both_backends(store: Store) -> None:
     store.create_session(session_row())
     store.append_telemetry("ra-fp1", pl.DataFrame({"t_s": [0.0, 0.1], "rpm": [math.nan, 5000.0]}))
     assert store.read_telemetry("ra-fp1", columns=["rpm"])["rpm"].to_list() == [None, 5000.0]
+
+
+def test_prepare_gives_the_values_reading_back_gives(store: Store) -> None:
+    """What :func:`pitwall.store.prepare` makes of frames is what the store gives back for them (NaN and
+    -0.0 normalised, a missing column null), so rows just written need not be read back."""
+    store.create_session(session_row())
+    frames = pl.DataFrame(
+        {"t_s": [0.0, 0.1, 0.2, 0.3], "lon_deg": [-0.0, float("nan"), None, -87.9], "speed_kph": [0, 1, 2, 3]}
+    )
+    store.append_telemetry("ra-fp1", frames)
+    columns = ["session_id", "t_s", "lon_deg", "speed_kph", "heading_deg"]
+    expected = store.read_telemetry("ra-fp1", columns=columns)
+    got = prepare(frames.with_columns(session_id=pl.lit("ra-fp1")), {c: schema.TELEMETRY[c] for c in columns})
+    assert_frame_equal(got, expected, check_exact=True)
+    assert math.copysign(1.0, got["lon_deg"][0]) == 1.0
 
 
 def test_concurrent_appends_from_threads_get_unique_contiguous_frame_idx(store: Store) -> None:

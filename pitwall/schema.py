@@ -18,6 +18,7 @@ Sign conventions (ISO 8855 vehicle axes: x forward, y left, z up):
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Final, Literal
 
@@ -170,3 +171,23 @@ def conform(df: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
             for name, dtype in columns.items()
         ]
     )
+
+
+def signal_runs(signals: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
+    """Tall rows (``signal_name``, ``t_s``, …) as ``(name, rows)`` slices in (``signal_name``, ``t_s``) order —
+    the order a stable sort by both gives. Without a copy when the rows come the way the readers write them,
+    one time-ordered run per name; otherwise from one sorted copy."""
+    runs = signals.select(pl.col("signal_name").rle()).unnest("signal_name")
+    names, lengths = runs["value"].to_list(), runs["len"].to_list()
+    if len(set(names)) == len(names) and None not in names:
+        starts = itertools.accumulate(lengths, initial=0)
+        parts = [
+            (name, signals.slice(start, n)) for name, start, n in zip(names, starts, lengths, strict=False)
+        ]
+        if all(part["t_s"].null_count() == 0 and part["t_s"].is_sorted() for _, part in parts):
+            return sorted(parts, key=lambda named: named[0])
+    ordered = signals.sort(["signal_name", "t_s"], maintain_order=True)
+    return [
+        (str(part["signal_name"][0]), part)
+        for part in ordered.partition_by("signal_name", maintain_order=True)
+    ]

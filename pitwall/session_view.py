@@ -39,7 +39,7 @@ from pitwall.analysis.corners import corner_passes, corner_summary
 from pitwall.analysis.delta import DEFAULT_STEP_M, lap_traces
 from pitwall.analysis.friction import add_derived_g
 from pitwall.analysis.laps import add_lap_column, add_lap_distance, gps_usable, slice_laps
-from pitwall.analysis.position import add_track_position, line_fingerprint
+from pitwall.analysis.position import line_fingerprint, with_track_position
 from pitwall.analysis.sectors import ideal_lap, sector_splits
 from pitwall.formats.reference import MODEL_LAP
 from pitwall.store.base import SessionRow, Store
@@ -179,7 +179,7 @@ class SessionView:
         track = with_file_splits(_track_for(row, track_library, active_track), gates_from_meta(row.meta))
         ordered = frames if frames["t_s"].is_sorted() else frames.sort("t_s")
         stored = row.meta.get("positioned_on") == line_fingerprint(track) and "offset_m" in ordered.columns
-        positioned = ordered if stored else add_track_position(ordered.lazy(), track).collect()
+        positioned = ordered if stored else with_track_position(ordered, track)
         laps = session_laps(positioned, track, row.meta)
         if not _gps_usable(positioned) and positioned["distance_m"].null_count() < positioned.height:
             positioned = add_lap_distance(positioned.lazy(), laps, track.length_m).collect()

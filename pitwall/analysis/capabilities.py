@@ -1,4 +1,4 @@
-"""Which signals a session has, how good they are, and which coaches they make possible (pure, lazy).
+"""Which signals a session has, how good they are, and which coaches they make possible (pure).
 
 A signal is *useful* when it is sampled at :data:`MIN_USEFUL_HZ` or faster and actually varies. A coach is
 *enabled* when every one of its requirement groups (:data:`COACH_REQUIREMENTS`) has at least one useful
@@ -72,70 +72,80 @@ COACH_REQUIREMENTS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
 }
 """Per coach, the signal groups it needs: every group must contain at least one useful signal."""
 
-_KEYS = ["session_id", "signal_name"]
 
-
-def _requirements() -> pl.LazyFrame:
-    rows = [
-        (coach, group, name)
+def _coaches(useful: set[str]) -> dict[str, str]:
+    """Per ``useful`` signal name, the enabled coaches it takes part in (:data:`COACH_REQUIREMENTS`: a coach is
+    enabled when each of its groups holds a useful signal), comma-separated and alphabetical; ``""`` for none."""
+    enabled = [
+        coach
         for coach, groups in COACH_REQUIREMENTS.items()
-        for group, names in enumerate(groups)
-        for name in names
+        if all(any(name in useful for name in group) for group in groups)
     ]
-    return pl.LazyFrame(
-        rows, schema={"coach": pl.String(), "group": pl.Int64(), "signal_name": pl.String()}, orient="row"
-    )
+    return {
+        name: ",".join(sorted(c for c in enabled if any(name in group for group in COACH_REQUIREMENTS[c])))
+        for name in useful
+    }
 
 
-def _sample_stats(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (session, signal) with at least one sample (a non-null value at a non-null ``t_s``): ``n_samples``,
-    ``t_min``, ``t_max`` (s), and the smallest and largest value ``v_min``, ``v_max``. Wide canonical columns are aggregated column by
-    column (no tall copy of the wide table: its unpivot was the largest allocation of an import), the tall
-    ``signals`` by name."""
-    names = [
-        name
-        for name in telemetry.collect_schema().names()
-        if name in schema.TELEMETRY and name not in BOOKKEEPING
-    ]
+_STATS: Final[dict[str, pl.DataType]] = {
+    "signal_name": pl.String(),
+    "n_samples": pl.Int64(),
+    "t_min": pl.Float64(),
+    "t_max": pl.Float64(),
+    "v_min": pl.Float64(),
+    "v_max": pl.Float64(),
+}
+"""Columns of :func:`_sample_stats`."""
+
+
+def _sampled(value: pl.Expr) -> list[pl.Expr]:
+    """Aggregations of one signal's ``value`` (Float64) against ``t_s`` (s), a sample being a non-null value at
+    a non-null time: ``n_samples``; ``t_min``, ``t_max``, the first and last sample time (s); ``v_min``,
+    ``v_max``, the smallest and largest sampled value."""
     t_s = pl.col("t_s").cast(pl.Float64)
+    sampled = value.is_not_null() & t_s.is_not_null()
+    return [
+        sampled.sum().cast(pl.Int64).alias("n_samples"),
+        t_s.filter(sampled).min().alias("t_min"),
+        t_s.filter(sampled).max().alias("t_max"),
+        value.filter(sampled).min().alias("v_min"),
+        value.filter(sampled).max().alias("v_max"),
+    ]
 
-    def stats(value: pl.Expr) -> pl.Expr:
-        sampled = value.is_not_null() & t_s.is_not_null()
-        return pl.struct(
-            n_samples=sampled.sum().cast(pl.Int64),
-            t_min=t_s.filter(sampled).min(),
-            t_max=t_s.filter(sampled).max(),
-            v_min=value.filter(sampled).min(),
-            v_max=value.filter(sampled).max(),
+
+def _sample_stats(telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFrame:
+    """:data:`_STATS` per signal with at least one sample. Wide canonical columns are aggregated column by
+    column (no tall copy of the wide table: its unpivot was the largest allocation of an import), the tall
+    ``signals`` name by name on each name's rows (:func:`pitwall.schema.signal_runs`: slices of the rows as
+    they come from a reader, not a group-by over all of them with a session id on every row, which took
+    ~15 MB at once for an hour's 576,000 rows)."""
+    names = [name for name in telemetry.columns if name in schema.TELEMETRY and name not in BOOKKEEPING]
+    parts = [pl.LazyFrame(schema=_STATS)]
+    if names:
+        wide = telemetry.lazy().select(
+            pl.struct(_sampled(pl.col(name).cast(pl.Float64))).alias(name) for name in names
         )
-
-    fields = ["n_samples", "t_min", "t_max", "v_min", "v_max"]
-    tall = signals.group_by(_KEYS).agg(stats(pl.col("value").cast(pl.Float64)).alias("s")).unnest("s")
-    if not names:
-        return tall.filter(pl.col("n_samples") > 0)
-    wide = (
-        telemetry.group_by("session_id")
-        .agg([stats(pl.col(name).cast(pl.Float64)).alias(name) for name in names])
-        .unpivot(on=names, index="session_id", variable_name="signal_name", value_name="s")
-        .unnest("s")
+        parts.append(wide.unpivot(on=names, variable_name="signal_name", value_name="s").unnest("s"))
+    value = pl.col("value").cast(pl.Float64)
+    parts.extend(
+        rows.lazy().select(pl.lit(name, pl.String()).alias("signal_name"), *_sampled(value))
+        for name, rows in schema.signal_runs(signals)
     )
-    return pl.concat([wide.select(*_KEYS, *fields), tall.select(*_KEYS, *fields)]).filter(
-        pl.col("n_samples") > 0
-    )
+    return pl.concat(parts).filter(pl.col("n_samples") > 0)
 
 
-def capabilities_frame(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (session, signal): sample count, mean rate, useful flag and enabled coaches.
+def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.DataFrame:
+    """One session's signals: sample count, mean rate, useful flag and enabled coaches.
 
-    ``telemetry``: wide frames with ``session_id``, ``t_s`` (s) and any canonical columns
-    (:data:`pitwall.schema.TELEMETRY`); other columns are ignored. ``signals``: tall rows ``session_id``,
-    ``signal_name``, ``t_s`` (s), ``value``. Null values are not samples, so an all-null column is no signal.
+    ``telemetry``: wide frames with ``t_s`` (s) and any canonical columns (:data:`pitwall.schema.TELEMETRY`);
+    other columns (``session_id`` among them) are ignored. ``signals``: tall rows ``signal_name``, ``t_s`` (s),
+    ``value``. Null values are not samples, so an all-null column is no signal.
 
-    Returns :data:`pitwall.schema.CAPABILITIES` columns sorted by session and signal: ``n_samples`` non-null
-    samples; ``mean_hz`` = (n − 1) / (last t_s − first t_s), 0 when fewer than two samples or no time span;
-    ``useful`` = mean_hz ≥ :data:`MIN_USEFUL_HZ` and values that vary (the largest above the smallest: exact,
-    where a computed variance of a constant channel can come out as 1e-33 instead of 0); ``coaches`` as in
-    the module docs.
+    Returns :data:`pitwall.schema.CAPABILITIES` columns (``session_id`` set to ``session_id``) sorted by
+    signal: ``n_samples`` non-null samples; ``mean_hz`` = (n − 1) / (last t_s − first t_s), 0 when fewer than
+    two samples or no time span; ``useful`` = mean_hz ≥ :data:`MIN_USEFUL_HZ` and values that vary (the largest
+    above the smallest: exact, where a computed variance of a constant channel can come out as 1e-33 instead
+    of 0); ``coaches`` as in the module docs.
     """
     span = pl.col("t_max") - pl.col("t_min")
     stats = (
@@ -150,25 +160,14 @@ def capabilities_frame(telemetry: pl.LazyFrame, signals: pl.LazyFrame) -> pl.Laz
                 value=False
             )
         )
+        .collect()
     )
-    requirements = _requirements()
-    useful = stats.filter(pl.col("useful")).select(_KEYS).join(requirements, on="signal_name")
-    groups_needed = requirements.group_by("coach").agg(needed=pl.col("group").n_unique())
-    enabled = (
-        useful.group_by("session_id", "coach")
-        .agg(met=pl.col("group").n_unique())
-        .join(groups_needed, on="coach")
-        .filter(pl.col("met") == pl.col("needed"))
-        .select("session_id", "coach")
-    )
-    coaches = (
-        useful.join(enabled, on=["session_id", "coach"], how="semi")
-        .group_by(_KEYS)
-        .agg(coaches=pl.col("coach").unique().sort().str.join(","))
-    )
+    coaches = _coaches(set(stats.filter(pl.col("useful"))["signal_name"]))
     return (
-        stats.join(coaches, on=_KEYS, how="left")
-        .with_columns(pl.col("coaches").fill_null(""))
+        stats.with_columns(
+            session_id=pl.lit(session_id),
+            coaches=pl.Series([coaches.get(name, "") for name in stats["signal_name"]], dtype=pl.String),
+        )
         .select([pl.col(name).cast(dtype) for name, dtype in schema.CAPABILITIES.items()])
-        .sort(_KEYS)
+        .sort("signal_name")
     )

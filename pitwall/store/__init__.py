@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Final
 
 from pitwall.config import backend_for
-from pitwall.store._frames import EXPORT_MEMORY_POOL, rebatch
+from pitwall.store._frames import EXPORT_MEMORY_POOL, prepare, rebatch
 from pitwall.store._sql_store import export_schema, session_frame
 from pitwall.store.base import (
     DatabaseLocked,
@@ -70,6 +70,7 @@ __all__ = [
     "backend_for",
     "export_schema",
     "open_store",
+    "prepare",
     "rebatch",
     "session_frame",
 ]

@@ -172,6 +172,22 @@ def _require_values(df: pl.DataFrame, names: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}: {', '.join(missing)} must be set on every row")
 
 
+def _telemetry_rows(frames: pl.DataFrame, *, first_idx: int) -> pl.DataFrame:
+    """Wide frames as stored: canonical columns (:func:`_checked`; ``session_id`` dropped, the store sets it),
+    ``frame_idx`` numbered from ``first_idx`` in row order; ``ValueError`` for bad values or a missing
+    ``t_s``."""
+    rows = _checked(
+        frames.drop("session_id", strict=False).with_columns(
+            frame_idx=pl.int_range(first_idx, first_idx + pl.len(), dtype=pl.Int64)
+        ),
+        schema.TELEMETRY,
+        "telemetry",
+        complete=False,
+    )
+    _require_values(rows, ["t_s"], "telemetry")
+    return rows
+
+
 def _logged(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` without its all-null columns: an insert leaves those NULL without copying a column of nulls."""
     return df.select([name for name in df.columns if df[name].null_count() < df.height])
@@ -346,9 +362,13 @@ class SqlStore(ABC):
         row = replace(data.session, n_frames=data.telemetry.height)
         with self._write() as db:
             seq = self._insert_session(db, row)
-            self._insert_telemetry(db, row.session_id, seq, data.telemetry, first_idx=0)
+            telemetry = _telemetry_rows(data.telemetry, first_idx=0)  # bad telemetry fails first, as ever
             self._register(db, data.registry, source=row.source)
             self._insert_signals(db, row.session_id, seq, data.signals, source=row.source)
+            # after the tall rows: DuckDB holds the telemetry (fewer rows than a row group) in memory until the
+            # commit, and reuses for it what the tall rows' insert worked in (their row groups go to disk as
+            # they fill); the other way round both were held at once (~10 MB more for an hour)
+            self._write_telemetry(db, row.session_id, seq, telemetry)
             # from the rows in memory, not read back: the same rows the transaction just wrote
             self._store_capabilities(db, row.session_id, data.telemetry, data.signals)
 
@@ -431,17 +451,14 @@ class SqlStore(ABC):
     ) -> pl.Series:
         if frames.height == 0:
             return pl.Series("frame_idx", [], dtype=pl.Int64)
-        rows = _checked(
-            frames.drop("session_id", strict=False).with_columns(
-                frame_idx=pl.int_range(first_idx, first_idx + pl.len(), dtype=pl.Int64)
-            ),
-            schema.TELEMETRY,
-            "telemetry",
-            complete=False,
-        )
-        _require_values(rows, ["t_s"], "telemetry")
-        db.insert_frame("telemetry", _logged(rows), {"session_id": session_id, SESSION_SEQ: seq})
+        rows = _telemetry_rows(frames, first_idx=first_idx)
+        self._write_telemetry(db, session_id, seq, rows)
         return rows["frame_idx"]
+
+    @staticmethod
+    def _write_telemetry(db: Db, session_id: str, seq: int, rows: pl.DataFrame) -> None:
+        """Insert rows checked by :func:`_telemetry_rows` (their all-null columns left out)."""
+        db.insert_frame("telemetry", _logged(rows), {"session_id": session_id, SESSION_SEQ: seq})
 
     def append_telemetry(
         self, session_id: str, frames: pl.DataFrame, *, signals: pl.DataFrame | None = None
@@ -606,10 +623,7 @@ class SqlStore(ABC):
         db: Db, session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame
     ) -> pl.DataFrame:
         """Replace the session's capabilities with those of its rows ``telemetry`` and ``signals``."""
-        sid = pl.lit(session_id, dtype=pl.String).alias("session_id")
-        capabilities = capabilities_frame(
-            telemetry.lazy().with_columns(sid), signals.lazy().with_columns(sid)
-        ).collect()
+        capabilities = capabilities_frame(session_id, telemetry, signals)
         db.execute("DELETE FROM capabilities WHERE session_id = ?", (session_id,))
         db.insert_frame("capabilities", capabilities)
         return capabilities

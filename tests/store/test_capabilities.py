@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
-from pitwall import schema
-from pitwall.analysis.capabilities import capabilities_frame
+from pitwall import DATA_DIR, schema
+from pitwall.analysis.capabilities import MIN_USEFUL_HZ, capabilities_frame
+from pitwall.formats.detect import read_recording
 
-EMPTY_SIGNALS = pl.LazyFrame(schema=schema.TELEMETRY_SIGNALS)
+EMPTY_SIGNALS = pl.DataFrame(schema=schema.TELEMETRY_SIGNALS)
 
 
-def _wide(columns: dict[str, list[float | None]], *, hz: float = 10.0) -> pl.LazyFrame:
+def _wide(columns: dict[str, list[float | None]], *, hz: float = 10.0) -> pl.DataFrame:
     n = len(next(iter(columns.values())))
-    return pl.LazyFrame({"session_id": ["s"] * n, "t_s": [i / hz for i in range(n)], **columns})
+    return pl.DataFrame({"session_id": ["s"] * n, "t_s": [i / hz for i in range(n)], **columns})
 
 
 def test_rates_usefulness_and_coaches() -> None:
@@ -28,7 +32,7 @@ def test_rates_usefulness_and_coaches() -> None:
             "not_canonical": [1.0, 2.0, 3.0, 4.0, 5.0],  # ignored
         }
     )
-    signals = pl.LazyFrame(
+    signals = pl.DataFrame(
         {
             "session_id": ["s"] * 3,
             "signal_name": ["oil_temp_c"] * 3,
@@ -36,7 +40,7 @@ def test_rates_usefulness_and_coaches() -> None:
             "value": [90.0, 91.0, 93.0],
         }
     )
-    got = capabilities_frame(telemetry, signals).collect()
+    got = capabilities_frame("s", telemetry, signals)
     expected = pl.DataFrame(
         {
             "session_id": ["s"] * 6,
@@ -62,7 +66,7 @@ def test_a_coach_needs_every_group() -> None:
     telemetry = _wide(
         {"g_lat": [0.1, 0.3, 0.2], "g_long": [-0.5, 0.2, 0.4], "lat_deg": [43.0, 43.001, 43.002]}
     )
-    got = capabilities_frame(telemetry, EMPTY_SIGNALS).collect()
+    got = capabilities_frame("s", telemetry, EMPTY_SIGNALS)
     # friction_circle has both of its groups; map lacks lon_deg
     assert dict(got.select("signal_name", "coaches").rows()) == {
         "g_lat": "friction_circle",
@@ -71,19 +75,16 @@ def test_a_coach_needs_every_group() -> None:
     }
 
 
-def test_single_sample_and_sessions_kept_apart() -> None:
-    telemetry = pl.LazyFrame(
-        {"session_id": ["a", "b", "b"], "t_s": [0.0, 0.0, 0.5], "steering_deg": [5.0, 1.0, -1.0]}
-    )
-    got = capabilities_frame(telemetry, EMPTY_SIGNALS).collect()
+def test_a_single_sample_has_no_rate() -> None:
+    telemetry = pl.DataFrame({"t_s": [0.0], "steering_deg": [5.0]})
+    got = capabilities_frame("a", telemetry, EMPTY_SIGNALS)
     assert got.select("session_id", "n_samples", "mean_hz", "useful", "coaches").rows() == [
-        ("a", 1, 0.0, False, ""),
-        ("b", 2, 2.0, True, "steering"),
+        ("a", 1, 0.0, False, "")
     ]
 
 
 def test_empty_inputs_give_an_empty_typed_frame() -> None:
-    got = capabilities_frame(pl.LazyFrame(schema=schema.TELEMETRY), EMPTY_SIGNALS).collect()
+    got = capabilities_frame("s", pl.DataFrame(schema=schema.TELEMETRY), EMPTY_SIGNALS)
     assert got.is_empty()
     assert got.schema == pl.Schema(schema.CAPABILITIES)
 
@@ -92,5 +93,60 @@ def test_a_constant_channel_is_not_useful_whatever_its_computed_variance() -> No
     """3.7 repeated 72,000 times has a floating-point variance of ~1e-33, not 0: "varies" compares values."""
     flat = _wide({"steering_deg": [3.7] * 72_000}, hz=20.0)
     moved = _wide({"steering_deg": [3.7] * 71_999 + [3.8]}, hz=20.0)
-    assert not capabilities_frame(flat, EMPTY_SIGNALS).collect()["useful"].item()
-    assert capabilities_frame(moved, EMPTY_SIGNALS).collect()["useful"].item()
+    assert not capabilities_frame("s", flat, EMPTY_SIGNALS)["useful"].item()
+    assert capabilities_frame("s", moved, EMPTY_SIGNALS)["useful"].item()
+
+
+def _grouped(signals: pl.DataFrame) -> pl.DataFrame:
+    """The tall signals' columns of the capabilities from one group-by over every row (as they were computed
+    before each name's rows were summarised on their own)."""
+    sampled = pl.col("value").is_not_null() & pl.col("t_s").is_not_null()
+    t_s, value = pl.col("t_s").filter(sampled), pl.col("value").filter(sampled)
+    n, span = pl.col("n_samples"), pl.col("t_max") - pl.col("t_min")
+    return (
+        signals.group_by("signal_name")
+        .agg(
+            n_samples=sampled.sum().cast(pl.Int64),
+            t_min=t_s.min(),
+            t_max=t_s.max(),
+            v_min=value.min(),
+            v_max=value.max(),
+        )
+        .filter(n > 0)
+        .with_columns(mean_hz=pl.when((n >= 2) & (span > 0)).then((n - 1) / span).otherwise(0.0))
+        .with_columns(
+            useful=((pl.col("mean_hz") >= MIN_USEFUL_HZ) & (pl.col("v_max") > pl.col("v_min"))).fill_null(
+                value=False
+            )
+        )
+        .select("signal_name", "n_samples", "mean_hz", "useful")
+        .sort("signal_name")
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "25IR05_RdAm_FP1_Run01_KO.vbo",
+        "rc_mk2_test.log",
+        "session_20251231_111318_tianma_lap9_v3.csv",
+        "vbox2-user-guide-sample.vbo",
+    ],
+)
+def test_real_recordings_tall_signals_match_a_group_by_over_every_row(name: str) -> None:
+    """Each name's rows summarised on their own, as a reader writes them (one run per name) or shuffled, give
+    the bits a group-by over all the tall rows gives."""
+    path: Path = DATA_DIR / "samples" / name
+    recording = read_recording(path.read_bytes(), name=str(path))
+    signals = recording.signals
+    expected = _grouped(signals)
+    assert expected.height > 0
+    for rows in (signals, signals.sample(fraction=1.0, shuffle=True, seed=3)):
+        got = capabilities_frame("s", recording.telemetry, rows)
+        assert_frame_equal(
+            got.filter(pl.col("signal_name").is_in(expected["signal_name"].implode())).select(
+                expected.columns
+            ),
+            expected,
+            check_exact=True,
+        )

@@ -48,7 +48,8 @@ def test_failed_telemetry_insert_rolls_back_the_session_row(store: Store) -> Non
     _assert_nothing_left(store, "ra-fp1", before)
 
 
-def test_failure_after_telemetry_rows_rolls_back_everything(store: Store) -> None:
+def test_failure_after_rows_were_written_rolls_back_everything(store: Store) -> None:
+    """The tall rows fail after the session row and the registry's rows were written."""
     before = store.list_registry()
     bad_signals = signals().with_columns(
         pl.when(pl.col("t_s") > 1).then(pl.col("signal_name")).alias("signal_name")
@@ -59,6 +60,15 @@ def test_failure_after_telemetry_rows_rolls_back_everything(store: Store) -> Non
     # the id is free again: the same import now succeeds
     store.import_session(session_import())
     assert store.count_telemetry("ra-fp1") == telemetry().height
+
+
+def test_bad_telemetry_is_reported_before_bad_signals(store: Store) -> None:
+    """The telemetry is stored after the tall rows, but checked before them: its error is the one raised."""
+    bad = telemetry().with_columns(pl.lit("fast").alias("speed_kph"))
+    bad_signals = signals().with_columns(signal_name=pl.lit(None, pl.String))
+    with pytest.raises(ValueError, match="telemetry: values do not match"):
+        store.import_session(SessionImport(session_import().session, bad, bad_signals, registry()))
+    assert store.list_sessions().is_empty()
 
 
 def test_import_counts_frames_itself(store: Store) -> None:

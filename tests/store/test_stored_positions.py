@@ -4,50 +4,42 @@ are those of positioning the samples afresh."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from pitwall.analysis.position import add_track_position, line_fingerprint
 from pitwall.formats.track import TrackLibrary
-from pitwall.importer import import_vbo_file
 from pitwall.learned_tracks import with_start_at
 from pitwall.session_view import SessionView
-from pitwall.store import BACKENDS, open_store
-from tests.api.conftest import RUN04
+from pitwall.store import Store
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_imported_positions_are_stored_reused_and_renewed(tmp_path: Path, backend: str) -> None:
-    library = TrackLibrary()
-    store = open_store(tmp_path / f"p.{backend}", backend=backend)
-    try:
-        sid = import_vbo_file(store, RUN04, library=library).session_id
-        row = store.get_session(sid)
-        frames = store.read_telemetry(sid)
-        track = library.get("road-america")
-        assert row.meta["positioned_on"] == line_fingerprint(track)
-        fresh = add_track_position(frames.drop("s_m", "offset_m").lazy(), track).collect()
-        assert frames["s_m"].null_count() < frames.height  # stored, not left for the view
-        for column in ("s_m", "offset_m"):
-            assert frames[column].to_list() == pytest.approx(fresh[column].to_list(), nan_ok=True)
-        view = SessionView.from_frames(row, frames, library, None)
-        moved = with_start_at(
-            track, float(track.reference_line.lat_deg[500]), float(track.reference_line.lon_deg[500])
-        )
-        assert line_fingerprint(moved) != line_fingerprint(track)
+def test_imported_positions_are_stored_reused_and_renewed(
+    imported_run04: tuple[Store, str, TrackLibrary],
+) -> None:
+    store, sid, library = imported_run04
+    row = store.get_session(sid)
+    frames = store.read_telemetry(sid)
+    track = library.get("road-america")
+    assert row.meta["positioned_on"] == line_fingerprint(track)
+    fresh = add_track_position(frames.drop("s_m", "offset_m").lazy(), track).collect()
+    assert frames["s_m"].null_count() < frames.height  # stored, not left for the view
+    for column in ("s_m", "offset_m"):
+        assert frames[column].to_list() == pytest.approx(fresh[column].to_list(), nan_ok=True)
+    view = SessionView.from_frames(row, frames, library, None)
+    moved = with_start_at(
+        track, float(track.reference_line.lat_deg[500]), float(track.reference_line.lon_deg[500])
+    )
+    assert line_fingerprint(moved) != line_fingerprint(track)
 
-        class Moved:
-            def get(self, track_id: str) -> object:
-                return moved
+    class Moved:
+        def get(self, track_id: str) -> object:
+            return moved
 
-        renewed = SessionView.from_frames(row, frames, Moved(), None)  # type: ignore[arg-type]
-        before = view.telemetry.collect()["s_m"].to_numpy()
-        after = renewed.telemetry.collect()["s_m"].to_numpy()
-        again = add_track_position(frames.lazy(), moved).collect()["s_m"].to_numpy()
-        assert np.allclose(after, again, equal_nan=True)  # positioned on the moved line, not the stored one
-        assert not np.allclose(before, after, equal_nan=True)
-        assert renewed.laps.height > 0
-    finally:
-        store.close()
+    renewed = SessionView.from_frames(row, frames, Moved(), None)  # type: ignore[arg-type]
+    before = view.telemetry.collect()["s_m"].to_numpy()
+    after = renewed.telemetry.collect()["s_m"].to_numpy()
+    again = add_track_position(frames.lazy(), moved).collect()["s_m"].to_numpy()
+    assert np.allclose(after, again, equal_nan=True)  # positioned on the moved line, not the stored one
+    assert not np.allclose(before, after, equal_nan=True)
+    assert renewed.laps.height > 0

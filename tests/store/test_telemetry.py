@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pitwall import schema
-from pitwall.store import Store
+from pitwall.store import Store, prepare
 
 from .frames import session_import, session_row, stored_telemetry, telemetry
 
@@ -88,6 +88,21 @@ def test_nan_is_stored_as_null_on_both_backends(store: Store) -> None:
     assert store.read_telemetry("ra-fp1", columns=["rpm"])["rpm"].to_list() == [None, 5000.0]
 
 
+def test_prepare_gives_the_values_reading_back_gives(store: Store) -> None:
+    """What :func:`pitwall.store.prepare` makes of frames is what the store gives back for them (NaN and
+    -0.0 normalised, a missing column null), so rows just written need not be read back."""
+    store.create_session(session_row())
+    frames = pl.DataFrame(
+        {"t_s": [0.0, 0.1, 0.2, 0.3], "lon_deg": [-0.0, float("nan"), None, -87.9], "speed_kph": [0, 1, 2, 3]}
+    )
+    store.append_telemetry("ra-fp1", frames)
+    columns = ["session_id", "t_s", "lon_deg", "speed_kph", "heading_deg"]
+    expected = store.read_telemetry("ra-fp1", columns=columns)
+    got = prepare(frames.with_columns(session_id=pl.lit("ra-fp1")), {c: schema.TELEMETRY[c] for c in columns})
+    assert_frame_equal(got, expected, check_exact=True)
+    assert math.copysign(1.0, got["lon_deg"][0]) == 1.0
+
+
 def test_concurrent_appends_from_threads_get_unique_contiguous_frame_idx(store: Store) -> None:
     store.create_session(session_row())
     errors: list[BaseException] = []
@@ -141,6 +156,16 @@ def test_signals_append_read_and_auto_register(store: Store) -> None:
     ]
     with pytest.raises(ValueError, match="signal_name, t_s must be set"):
         store.append_signals("ra-fp1", pl.DataFrame({"value": [1.0]}))
+
+
+def test_signal_names_of_any_length_and_script_round_trip(store: Store) -> None:
+    """Names shorter and longer than an Arrow string view's 12 inline bytes, and not ASCII, come back as given
+    (the DuckDB backend inserts text as string views)."""
+    store.create_session(session_row())
+    names = ["a", "exactly_12_b", "a_name_longer_than_twelve_bytes", "Öltemperatur_°C", "油温"]
+    rows = pl.DataFrame({"signal_name": names, "t_s": [0.0] * len(names), "value": [1.0] * len(names)})
+    store.append_signals("ra-fp1", rows)
+    assert sorted(store.read_signals("ra-fp1")["signal_name"].to_list()) == sorted(names)
 
 
 def test_video_frames(store: Store) -> None:

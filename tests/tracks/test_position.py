@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +11,12 @@ from polars.testing import assert_frame_equal
 from scipy.spatial import cKDTree
 
 from pitwall.analysis.geo import FloatArray, from_local_xy, to_local_xy
-from pitwall.analysis.position import add_track_position, track_position_arrays
+from pitwall.analysis.position import (
+    PROJECT_CHUNK,
+    add_track_position,
+    track_position_arrays,
+    with_track_position,
+)
 from pitwall.track import Track
 
 
@@ -114,12 +121,30 @@ def test_add_track_position_matches_arrays_and_nulls(sonoma: Track) -> None:
         pl.Series("s_m", [*s, np.nan]).fill_nan(None), pl.Series("offset_m", [*offset, np.nan]).fill_nan(None)
     )
     assert_frame_equal(out, expected)
+    assert_frame_equal(with_track_position(frame, sonoma), out)
     assert out["s_m"].null_count() == 2  # 80 m off the line, and the missing fix
     assert out["s_m"][1] == pytest.approx(1000.0, abs=0.5) and out["offset_m"][1] == pytest.approx(
         3.0, abs=0.05
     )
     streamed = add_track_position(frame.lazy(), sonoma).collect(engine="streaming")
     assert_frame_equal(streamed, out)
+
+
+def test_fixes_are_projected_alike_whatever_chunk_they_fall_in(sonoma: Track) -> None:
+    """Fixes go through the projection :data:`PROJECT_CHUNK` at a time: pieces cut across those chunks (and
+    missing fixes, which shift the rest) give the same bits as the whole."""
+    rng = np.random.default_rng(3)
+    n = 2 * PROJECT_CHUNK + 905
+    lat, lon, heading = _point_at(sonoma, rng.uniform(0, sonoma.length_m, n), rng.uniform(-8, 8, n))
+    lat[rng.choice(n, 40, replace=False)] = np.nan
+    whole = track_position_arrays(lat, lon, sonoma, heading_deg=heading)
+    cuts = [0, 1, PROJECT_CHUNK - 3, PROJECT_CHUNK + 7, 2 * PROJECT_CHUNK + 1, n]
+    pieces = [
+        track_position_arrays(lat[a:b], lon[a:b], sonoma, heading_deg=heading[a:b])
+        for a, b in itertools.pairwise(cuts)
+    ]
+    for got, expected in zip(whole, zip(*pieces, strict=True), strict=True):
+        assert np.array_equal(got, np.concatenate(expected), equal_nan=True)
 
 
 def test_add_track_position_without_heading(sonoma: Track) -> None:
@@ -134,3 +159,5 @@ def test_add_track_position_without_heading(sonoma: Track) -> None:
 def test_add_track_position_requires_lat_lon(sonoma: Track) -> None:
     with pytest.raises(ValueError, match="missing: lon_deg"):
         add_track_position(pl.LazyFrame({"lat_deg": [38.16]}), sonoma)
+    with pytest.raises(ValueError, match="missing: lat_deg"):
+        with_track_position(pl.DataFrame({"lon_deg": [-122.45]}), sonoma)

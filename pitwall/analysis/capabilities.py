@@ -73,18 +73,17 @@ COACH_REQUIREMENTS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
 """Per coach, the signal groups it needs: every group must contain at least one useful signal."""
 
 
-def _coaches(useful: set[str]) -> dict[str, str]:
-    """Per ``useful`` signal name, the enabled coaches it takes part in (:data:`COACH_REQUIREMENTS`: a coach is
-    enabled when each of its groups holds a useful signal), comma-separated and alphabetical; ``""`` for none."""
-    enabled = [
-        coach
+def _requirements() -> pl.LazyFrame:
+    """:data:`COACH_REQUIREMENTS` as rows (``coach``, ``group`` index, ``signal_name``)."""
+    rows = [
+        (coach, group, name)
         for coach, groups in COACH_REQUIREMENTS.items()
-        if all(any(name in useful for name in group) for group in groups)
+        for group, names in enumerate(groups)
+        for name in names
     ]
-    return {
-        name: ",".join(sorted(c for c in enabled if any(name in group for group in COACH_REQUIREMENTS[c])))
-        for name in useful
-    }
+    return pl.LazyFrame(
+        rows, schema={"coach": pl.String(), "group": pl.Int64(), "signal_name": pl.String()}, orient="row"
+    )
 
 
 _STATS: Final[dict[str, pl.DataType]] = {
@@ -134,8 +133,8 @@ def _sample_stats(telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFram
     return pl.concat(parts).filter(pl.col("n_samples") > 0)
 
 
-def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.DataFrame:
-    """One session's signals: sample count, mean rate, useful flag and enabled coaches.
+def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFrame:
+    """One session's signals: sample count, mean rate, useful flag and enabled coaches (lazy).
 
     ``telemetry``: wide frames with ``t_s`` (s) and any canonical columns (:data:`pitwall.schema.TELEMETRY`);
     other columns (``session_id`` among them) are ignored. ``signals``: tall rows ``signal_name``, ``t_s`` (s),
@@ -160,14 +159,25 @@ def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.Dat
                 value=False
             )
         )
-        .collect()
     )
-    coaches = _coaches(set(stats.filter(pl.col("useful"))["signal_name"]))
+    requirements = _requirements()
+    useful = stats.filter(pl.col("useful")).select("signal_name").join(requirements, on="signal_name")
+    needed = requirements.group_by("coach").agg(needed=pl.col("group").n_unique())
+    enabled = (
+        useful.group_by("coach")
+        .agg(met=pl.col("group").n_unique())
+        .join(needed, on="coach")
+        .filter(pl.col("met") == pl.col("needed"))
+        .select("coach")
+    )
+    coaches = (
+        useful.join(enabled, on="coach", how="semi")
+        .group_by("signal_name")
+        .agg(coaches=pl.col("coach").unique().sort().str.join(","))
+    )
     return (
-        stats.with_columns(
-            session_id=pl.lit(session_id),
-            coaches=pl.Series([coaches.get(name, "") for name in stats["signal_name"]], dtype=pl.String),
-        )
+        stats.join(coaches, on="signal_name", how="left")
+        .with_columns(pl.col("coaches").fill_null(""), session_id=pl.lit(session_id))
         .select([pl.col(name).cast(dtype) for name, dtype in schema.CAPABILITIES.items()])
         .sort("signal_name")
     )

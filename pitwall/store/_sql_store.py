@@ -623,7 +623,7 @@ class SqlStore(ABC):
         db: Db, session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame
     ) -> pl.DataFrame:
         """Replace the session's capabilities with those of its rows ``telemetry`` and ``signals``."""
-        capabilities = capabilities_frame(session_id, telemetry, signals)
+        capabilities = capabilities_frame(session_id, telemetry, signals).collect()
         db.execute("DELETE FROM capabilities WHERE session_id = ?", (session_id,))
         db.insert_frame("capabilities", capabilities)
         return capabilities

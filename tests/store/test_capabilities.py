@@ -40,7 +40,7 @@ def test_rates_usefulness_and_coaches() -> None:
             "value": [90.0, 91.0, 93.0],
         }
     )
-    got = capabilities_frame("s", telemetry, signals)
+    got = capabilities_frame("s", telemetry, signals).collect()
     expected = pl.DataFrame(
         {
             "session_id": ["s"] * 6,
@@ -66,7 +66,7 @@ def test_a_coach_needs_every_group() -> None:
     telemetry = _wide(
         {"g_lat": [0.1, 0.3, 0.2], "g_long": [-0.5, 0.2, 0.4], "lat_deg": [43.0, 43.001, 43.002]}
     )
-    got = capabilities_frame("s", telemetry, EMPTY_SIGNALS)
+    got = capabilities_frame("s", telemetry, EMPTY_SIGNALS).collect()
     # friction_circle has both of its groups; map lacks lon_deg
     assert dict(got.select("signal_name", "coaches").rows()) == {
         "g_lat": "friction_circle",
@@ -77,14 +77,14 @@ def test_a_coach_needs_every_group() -> None:
 
 def test_a_single_sample_has_no_rate() -> None:
     telemetry = pl.DataFrame({"t_s": [0.0], "steering_deg": [5.0]})
-    got = capabilities_frame("a", telemetry, EMPTY_SIGNALS)
+    got = capabilities_frame("a", telemetry, EMPTY_SIGNALS).collect()
     assert got.select("session_id", "n_samples", "mean_hz", "useful", "coaches").rows() == [
         ("a", 1, 0.0, False, "")
     ]
 
 
 def test_empty_inputs_give_an_empty_typed_frame() -> None:
-    got = capabilities_frame("s", pl.DataFrame(schema=schema.TELEMETRY), EMPTY_SIGNALS)
+    got = capabilities_frame("s", pl.DataFrame(schema=schema.TELEMETRY), EMPTY_SIGNALS).collect()
     assert got.is_empty()
     assert got.schema == pl.Schema(schema.CAPABILITIES)
 
@@ -93,8 +93,8 @@ def test_a_constant_channel_is_not_useful_whatever_its_computed_variance() -> No
     """3.7 repeated 72,000 times has a floating-point variance of ~1e-33, not 0: "varies" compares values."""
     flat = _wide({"steering_deg": [3.7] * 72_000}, hz=20.0)
     moved = _wide({"steering_deg": [3.7] * 71_999 + [3.8]}, hz=20.0)
-    assert not capabilities_frame("s", flat, EMPTY_SIGNALS)["useful"].item()
-    assert capabilities_frame("s", moved, EMPTY_SIGNALS)["useful"].item()
+    assert not capabilities_frame("s", flat, EMPTY_SIGNALS).collect()["useful"].item()
+    assert capabilities_frame("s", moved, EMPTY_SIGNALS).collect()["useful"].item()
 
 
 def _grouped(signals: pl.DataFrame) -> pl.DataFrame:
@@ -142,7 +142,7 @@ def test_real_recordings_tall_signals_match_a_group_by_over_every_row(name: str)
     expected = _grouped(signals)
     assert expected.height > 0
     for rows in (signals, signals.sample(fraction=1.0, shuffle=True, seed=3)):
-        got = capabilities_frame("s", recording.telemetry, rows)
+        got = capabilities_frame("s", recording.telemetry, rows).collect()
         assert_frame_equal(
             got.filter(pl.col("signal_name").is_in(expected["signal_name"].implode())).select(
                 expected.columns

@@ -39,11 +39,9 @@ class _DataBlock:
             end -= 1
         if end == start:
             raise ReadError(path, "[data] section has no rows", line=first_line)
-        pos = start
-        while not (first := raw[pos : _line_end(raw, pos, end)].strip()):
-            pos = _line_end(raw, pos, end) + 1
-            if pos > end:  # blank but for whitespace ``end`` keeps (form feed, vertical tab)
-                raise ReadError(path, "[data] section has no rows", line=first_line)
+        first = _first_row(raw, start, end)
+        if first is None:  # blank but for whitespace ``end`` keeps (form feed, vertical tab)
+            raise ReadError(path, "[data] section has no rows", line=first_line)
         sep = b"," if b"," in first else b" "
         return cls(raw, start, end, first_line, sep, len(_cells(first, sep)))
 
@@ -139,6 +137,18 @@ class _DataBlock:
 def _line_end(raw: bytes, pos: int, end: int) -> int:
     found = raw.find(b"\n", pos, end)
     return end if found < 0 else found
+
+
+def _first_row(raw: bytes, start: int, end: int) -> bytes | None:
+    """The first non-blank line of ``raw[start:end]`` (split at ``\\n``), stripped; ``None`` when there is
+    none. Reads no further than that line."""
+    pos = start
+    while pos <= end:
+        stop = _line_end(raw, pos, end)
+        if line := raw[pos:stop].strip():
+            return line
+        pos = stop + 1
+    return None
 
 
 def _normalise(data: bytes, sep: bytes) -> bytes:

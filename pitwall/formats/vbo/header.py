@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from pitwall.formats.errors import ReadError
+from pitwall.formats.vbo.data import _first_row
 from pitwall.formats.vbo.recording import VboVideo
 from pitwall.formats.vbo.table import (
     _CHANNELS,
@@ -23,7 +24,7 @@ from pitwall.formats.vbo.table import (
 def _strip_trailing_commas(raw: bytes, start: int) -> bytes:
     """``raw`` without the trailing comma DriftBox writes on every ``[data]`` row (after ``start``); unchanged
     unless every non-blank row ends with one (a single trailing empty cell is a missing value)."""
-    first = _first_row(raw, start)
+    first = _first_row(raw, start, len(raw))
     if first is None or _TRAILING_COMMA_RE.search(first) is None:  # the usual case: no walk of the rows
         return raw
     body = raw[start:]
@@ -31,18 +32,6 @@ def _strip_trailing_commas(raw: bytes, start: int) -> bytes:
     if len(_TRAILING_COMMA_RE.findall(body)) != rows:
         return raw
     return raw[:start] + _TRAILING_COMMA_RE.sub(b"", body)
-
-
-def _first_row(raw: bytes, start: int) -> bytes | None:
-    """The first non-blank line (split at ``\n``) of ``raw`` from ``start``; ``None`` when there is none."""
-    pos = start
-    while pos <= len(raw):
-        end = raw.find(b"\n", pos)
-        end = len(raw) if end < 0 else end
-        if raw[pos:end].strip():
-            return raw[pos:end]
-        pos = end + 1
-    return None
 
 
 def _reject_binary(data: bytes, path: Path) -> None:

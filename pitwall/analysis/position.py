@@ -194,7 +194,7 @@ def _position_inputs(names: list[str]) -> list[str]:
     """The columns a projection reads (``heading_deg`` when present); ``ValueError`` without lat/lon."""
     missing = [c for c in ("lat_deg", "lon_deg") if c not in names]
     if missing:
-        raise ValueError(f"add_track_position needs columns lat_deg, lon_deg; missing: {', '.join(missing)}")
+        raise ValueError(f"track position needs columns lat_deg, lon_deg; missing: {', '.join(missing)}")
     return ["lat_deg", "lon_deg", *(["heading_deg"] if "heading_deg" in names else [])]
 
 

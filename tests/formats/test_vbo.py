@@ -325,6 +325,19 @@ def test_rows_before_gps_lock_are_dropped_and_counted() -> None:
     assert (rec.rows_dropped_prefix, rec.telemetry.height) == (1, 5)
 
 
+@pytest.mark.parametrize("long", [0.0, 7240.5])
+def test_a_first_row_with_a_missing_latitude_is_kept(long: float) -> None:
+    # comma variant, empty latitude cell: null, so the row is neither certainly before lock (0,0) nor
+    # certainly after it; a null neither counts nor ends the leading run, so nothing is dropped
+    rows = [row.replace(" ", ",") for row in fix_rows(ticks(70_000, 4))]
+    cells = rows[0].split(",")
+    cells[2], cells[3] = "", f"{long:+.8f}"
+    rows[0] = ",".join(cells)
+    rec = parse(vbo_bytes(rows, columns=COLUMNS.replace(" ", ",")))
+    assert (rec.rows_dropped_prefix, rec.telemetry.height) == (0, 4)
+    assert rec.telemetry["lat_deg"].is_null().to_list() == [True, False, False, False]
+
+
 def test_zero_position_mid_session_is_null_not_dropped() -> None:
     times = ticks(70_000, 4)
     rows = [

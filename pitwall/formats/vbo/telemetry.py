@@ -6,12 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from pitwall import schema
-from pitwall.analysis.geo import (
-    cumulative_distance_m,
-)
+from pitwall.analysis.geo import cumulative_distance_m
 from pitwall.formats.vbo.recording import SIGNALS_SCHEMA
 from pitwall.formats.vbo.table import (
     _CHANNELS,
@@ -47,8 +47,8 @@ def _build_telemetry(
     """Canonical wide columns, the tall sink and its registry from the parsed ``[data]`` frame (with its
     ``__tod`` column, see :meth:`_DataBlock.read`).
 
-    One small aggregate pass finds the facts that shape the result (rows to drop, degrees or minutes,
-    midnight rollover, stale clock). Then ``t_s`` (s) and the positions (degrees) are computed once; the
+    The facts that shape the result (rows to drop, degrees or minutes, midnight rollover, stale clock) are
+    read off the time of day and the coordinates in numpy (Polars only for a leading run before lock). Then ``t_s`` (s) and the positions (degrees) are computed once; the
     cumulative distance (m, numpy) runs on this thread while a worker collects one ``select`` of the other
     canonical columns, each cast to its :data:`pitwall.schema.TELEMETRY` dtype, and the tall sink of the kept
     rows' other channels.
@@ -81,40 +81,32 @@ def _build_telemetry(
     stray = ((step < 0) | (step > _PREFIX_GAP_US)).fill_null(False)
     before_lock = (tod == 0) | zero_position | stray  # a null neither counts nor ends the leading run
 
-    def kept_facts(n_prefix: int) -> dict[str, pl.Expr]:
-        kept_step = tod.slice(n_prefix).diff()
-        return {"duplicates": (kept_step == 0).sum(), "rollover": (kept_step < -_DAY_US // 2).any()}
-
-    coordinates = [pl.col(c).abs().fill_nan(None).max() for c in position or ()]
+    # The facts, in numpy on the time of day (never null: the read rejects an invalid one), assuming the usual
+    # case (the first row is already locked); the leading run's length is worked out in Polars only when the
+    # first row is not certainly locked.
+    tod_us = frame.get_column("__tod").to_numpy()
+    n_prefix = 0
+    if not _first_row_locked(frame, tod_us, position):
+        n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
     # A stale clock before lock (the last session's time, then a jump to the real time): everything up to the
     # last jump among the first rows is pre-lock too, whatever positions those rows carry.
-    row = pl.int_range(pl.len())
     head = max(_STALE_PREFIX_MIN_ROWS, int(frame.height * _STALE_PREFIX_FRACTION))
-    stale_jump = (step.abs() > _STALE_JUMP_US).fill_null(False)
-    # One pass each, assuming the usual case: the first row is already locked. The first row's lock and the
-    # stale jump only look at the first ``head`` rows (and the row after, which their last step needs).
-    facts = frame.head(head + 1).select(
-        first_row_locked=before_lock.first().not_(), last_jump=row.filter(stale_jump & (row < head)).max()
-    ).row(0, named=True) | frame.select(
-        largest=pl.max_horizontal(coordinates) if coordinates else pl.lit(None, pl.Float64), **kept_facts(0)
-    ).row(0, named=True)
-    n_prefix = 0
-    if not facts["first_row_locked"]:
-        n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
-    if facts["last_jump"] is not None and facts["last_jump"] + 1 > n_prefix:
-        n_prefix = int(facts["last_jump"]) + 1
-    if n_prefix:
-        facts |= frame.select(**kept_facts(n_prefix)).row(0, named=True)
-    n_duplicate = int(facts["duplicates"])
+    jumps = np.flatnonzero(np.abs(_unwrapped_steps(tod_us[: head + 1])) > _STALE_JUMP_US)
+    if jumps.size and jumps[-1] + 1 > n_prefix:
+        n_prefix = int(jumps[-1]) + 1
+    kept_steps = np.diff(tod_us[n_prefix:])
+    n_duplicate = int(np.count_nonzero(kept_steps == 0))
+    rollover = bool((kept_steps < -_DAY_US // 2).any())
     kept = frame.lazy().slice(n_prefix) if n_prefix else frame.lazy()
     if n_duplicate:  # of consecutive rows with the same time, the first
         kept = kept.filter((tod.diff() != 0).fill_null(True))
-    if facts["rollover"]:  # a step back of more than 12 h: midnight, unroll the time of day
+    if rollover:  # a step back of more than 12 h: midnight, unroll the time of day
         rollovers = (tod.diff() < -_DAY_US // 2).fill_null(False).cast(pl.Int64).cum_sum()
         kept = kept.with_columns(tod + rollovers * _DAY_US)
 
-    minutes = facts["largest"] is not None and facts["largest"] > 180  # a degree never exceeds 180
-    rows = kept.collect(engine="in-memory") if n_prefix or n_duplicate or facts["rollover"] else frame
+    largest = _largest_magnitude(frame, position or ())
+    minutes = largest is not None and largest > 180  # a degree never exceeds 180
+    rows = kept.collect(engine="in-memory") if n_prefix or n_duplicate or rollover else frame
     wide["frame_idx"] = pl.int_range(pl.len(), dtype=pl.Int64)
     if created_at is not None:
         wide["utc"] = _utc_expr(created_at)
@@ -168,6 +160,35 @@ def _build_telemetry(
         n_prefix,
         n_duplicate,
     )
+
+
+def _unwrapped_steps(tod_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each row's step to the next (µs of the time of day); a step back of more than 12 h is midnight, so a
+    day is added to it."""
+    steps = np.diff(tod_us)
+    steps[steps < -_DAY_US // 2] += _DAY_US
+    return steps
+
+
+def _first_row_locked(
+    frame: pl.DataFrame, tod_us: npt.NDArray[np.int64], position: tuple[str, str] | None
+) -> bool:
+    """Is the first row of the ``[data]`` frame certainly after GPS lock: a time of day, a position that is not
+    0,0 (a null coordinate leaves that open) and a step to the next row that is neither back nor longer than
+    :data:`_PREFIX_GAP_US`?"""
+    first_step = _unwrapped_steps(tod_us[:2])
+    if tod_us[0] == 0 or (first_step.size and not 0 <= first_step[0] <= _PREFIX_GAP_US):
+        return False
+    if position is None:
+        return True
+    return any(value is not None and value != 0 for value in (frame.get_column(c)[0] for c in position))
+
+
+def _largest_magnitude(frame: pl.DataFrame, columns: tuple[str, ...]) -> float | None:
+    """The largest absolute value in the Float64 ``columns`` of ``frame``, NaN and null ignored (``None`` when
+    there is none)."""
+    largest = (float(np.fmax.reduce(np.abs(frame.get_column(c).to_numpy()))) for c in columns if frame.height)
+    return max((value for value in largest if not np.isnan(value)), default=None)
 
 
 def _tall_sink(rows: pl.DataFrame, names: list[str], t_s: pl.Series) -> pl.LazyFrame:

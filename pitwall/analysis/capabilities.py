@@ -157,6 +157,7 @@ def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.Dat
                 value=False
             )
         )
+        .cache()
     )
     requirements = _requirements()
     useful = stats.filter(pl.col("useful")).select("signal_name").join(requirements, on="signal_name")

@@ -118,6 +118,13 @@ def test_integer_channels_count_as_their_float_values() -> None:
     }
 
 
+def test_the_statistics_are_worked_out_once() -> None:
+    """The per-signal statistics feed both the coaches and the rows: the plan computes them once (one
+    unpivot of the wide columns), not once per use — twice at the same time held ~3 MB more for an hour."""
+    telemetry = _wide({"speed_kph": [100.0, 101.0, 99.0], "g_lat": [0.1, 0.2, 0.3]})
+    assert capabilities_frame("s", telemetry, EMPTY_SIGNALS).explain().count("UNPIVOT") == 1
+
+
 def _grouped(signals: pl.DataFrame) -> pl.DataFrame:
     """The tall signals' columns of the capabilities from one group-by over every row (as they were computed
     before each name's rows were summarised on their own)."""

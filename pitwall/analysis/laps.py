@@ -263,16 +263,18 @@ class _Fixes:
             step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
         else:
             step = np.zeros(max(t.size - 1, 0))
+        raw = (  # the distance channel, held over its gaps
+            df["distance_m"]
+            .fill_null(strategy="forward")
+            .fill_null(0.0)
+            .to_numpy()
+            .astype(np.float64, copy=False)
+            if has_distance
+            else np.zeros(0)
+        )
         if has_speed:
             speed = df["speed_kph"].fill_null(0.0).to_numpy().astype(np.float64, copy=False)
         elif has_distance:
-            raw = (
-                df["distance_m"]
-                .fill_null(strategy="forward")
-                .fill_null(0.0)
-                .to_numpy()
-                .astype(np.float64, copy=False)
-            )
             dt, dd = np.diff(t), np.maximum(np.diff(raw), 0.0)
             speed = np.concatenate([[0.0], np.where(dt > 0, dd / np.where(dt > 0, dt, 1.0) * 3.6, 0.0)])
         else:
@@ -280,13 +282,6 @@ class _Fixes:
             speed = np.concatenate([[0.0], np.where(dt > 0, step / np.where(dt > 0, dt, 1.0) * 3.6, 0.0)])
         wrap_t = np.zeros(0)
         if has_distance:
-            raw = (
-                df["distance_m"]
-                .fill_null(strategy="forward")
-                .fill_null(0.0)
-                .to_numpy()
-                .astype(np.float64, copy=False)
-            )
             distance, wrap_at = unwrap_distance(t, raw, speed)
             wrap_t = np.asarray(np.interp(wrap_at, distance, t), dtype=np.float64)
         else:

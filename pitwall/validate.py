@@ -89,6 +89,7 @@ def first_bad_value(
 
 def first_bad_signal(values: pl.Series) -> int | None:
     """The row of the first tall-sink value that is not finite or beyond ±:data:`SIGNAL_LIMIT`."""
-    bad = (~values.is_finite() | (values.abs() > SIGNAL_LIMIT)).fill_null(False)
+    # two comparisons instead of ``abs() >``: no copy of the values (4.6 MB for an hour's 576,000 tall rows)
+    bad = (~values.is_finite() | (values > SIGNAL_LIMIT) | (values < -SIGNAL_LIMIT)).fill_null(False)
     hit = bad.arg_true()
     return None if hit.len() == 0 else int(hit[0])

@@ -7,10 +7,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pitwall.formats.detect import read_recording
-from pitwall.importer import recording_hash
+from pitwall.importer import NAME_BLOCK_ROWS, _row_names_utf8, recording_hash
 from tests.api.conftest import RACECHRONO_LAP9, RUN01, SAMPLES
 
 GOLDEN = {
@@ -31,3 +32,13 @@ def test_a_recording_hashes_as_it_always_did_in_any_row_order(path: Path) -> Non
     assert recording_hash(dataclasses.replace(recording, signals=shuffled)) == GOLDEN[path]
     changed = recording.signals.with_columns(value=recording.signals["value"] + 1e-9)
     assert recording_hash(dataclasses.replace(recording, signals=changed)) != GOLDEN[path]
+
+
+@pytest.mark.parametrize(
+    "sizes", [[1], [0, 3], [NAME_BLOCK_ROWS], [NAME_BLOCK_ROWS + 1, 0, 2 * NAME_BLOCK_ROWS + 5]]
+)
+def test_the_row_names_are_hashed_as_one_nul_joined_text_in_small_pieces(sizes: list[int]) -> None:
+    runs = [(f"chan_{i}_é", pl.DataFrame({"t_s": [0.0] * n})) for i, n in enumerate(sizes)]
+    pieces = list(_row_names_utf8(runs))
+    assert b"".join(pieces) == "\x00".join(name for name, rows in runs for _ in range(rows.height)).encode()
+    assert max(len(piece) for piece in pieces) <= NAME_BLOCK_ROWS * len(b"\x00chan_0_\xc3\xa9")

@@ -98,17 +98,18 @@ _STATS: Final[dict[str, pl.DataType]] = {
 
 
 def _sampled(value: pl.Expr) -> list[pl.Expr]:
-    """Aggregations of one signal's ``value`` (Float64) against ``t_s`` (s), a sample being a non-null value at
+    """Aggregations of one signal's numeric ``value`` against ``t_s`` (s), a sample being a non-null value at
     a non-null time: ``n_samples``; ``t_min``, ``t_max``, the first and last sample time (s); ``v_min``,
-    ``v_max``, the smallest and largest sampled value."""
+    ``v_max``, the smallest and largest sampled value (Float64: cast after the aggregation, which gives the same
+    number as casting first — the cast keeps the order — without a Float64 copy of an integer column)."""
     t_s = pl.col("t_s").cast(pl.Float64)
     sampled = value.is_not_null() & t_s.is_not_null()
     return [
         sampled.sum().cast(pl.Int64).alias("n_samples"),
         t_s.filter(sampled).min().alias("t_min"),
         t_s.filter(sampled).max().alias("t_max"),
-        value.filter(sampled).min().alias("v_min"),
-        value.filter(sampled).max().alias("v_max"),
+        value.filter(sampled).min().cast(pl.Float64).alias("v_min"),
+        value.filter(sampled).max().cast(pl.Float64).alias("v_max"),
     ]
 
 
@@ -121,13 +122,10 @@ def _sample_stats(telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFram
     names = [name for name in telemetry.columns if name in schema.TELEMETRY and name not in BOOKKEEPING]
     parts = [pl.LazyFrame(schema=_STATS)]
     if names:
-        wide = telemetry.lazy().select(
-            pl.struct(_sampled(pl.col(name).cast(pl.Float64))).alias(name) for name in names
-        )
+        wide = telemetry.lazy().select(pl.struct(_sampled(pl.col(name))).alias(name) for name in names)
         parts.append(wide.unpivot(on=names, variable_name="signal_name", value_name="s").unnest("s"))
-    value = pl.col("value").cast(pl.Float64)
     parts.extend(
-        rows.lazy().select(pl.lit(name, pl.String()).alias("signal_name"), *_sampled(value))
+        rows.lazy().select(pl.lit(name, pl.String()).alias("signal_name"), *_sampled(pl.col("value")))
         for name, rows in schema.signal_runs(signals)
     )
     return pl.concat(parts).filter(pl.col("n_samples") > 0)
@@ -159,6 +157,7 @@ def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.Dat
                 value=False
             )
         )
+        .cache()
     )
     requirements = _requirements()
     useful = stats.filter(pl.col("useful")).select("signal_name").join(requirements, on="signal_name")

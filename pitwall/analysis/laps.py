@@ -249,9 +249,9 @@ class _Fixes:
         df = df.filter(pl.col("t_s").is_not_null())
         if not _strictly_increasing(df["t_s"]):  # the usual case needs neither sort nor de-duplication
             df = df.sort("t_s").unique("t_s", keep="first", maintain_order=True)
-        t = df["t_s"].to_numpy().astype(np.float64)
-        lat = df["lat_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
-        lon = df["lon_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
+        t = df["t_s"].to_numpy().astype(np.float64, copy=False)
+        lat = df["lat_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64, copy=False)
+        lon = df["lon_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64, copy=False)
         gps_ok = gps_usable(lat, lon)
         if gps_ok:  # keep the fixes only; samples without one cannot be timed against a line
             keep = np.isfinite(lat) & np.isfinite(lon)
@@ -263,10 +263,18 @@ class _Fixes:
             step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
         else:
             step = np.zeros(max(t.size - 1, 0))
+        raw = (  # the distance channel, held over its gaps
+            df["distance_m"]
+            .fill_null(strategy="forward")
+            .fill_null(0.0)
+            .to_numpy()
+            .astype(np.float64, copy=False)
+            if has_distance
+            else np.zeros(0)
+        )
         if has_speed:
-            speed = df["speed_kph"].fill_null(0.0).to_numpy().astype(np.float64)
+            speed = df["speed_kph"].fill_null(0.0).to_numpy().astype(np.float64, copy=False)
         elif has_distance:
-            raw = df["distance_m"].fill_null(strategy="forward").fill_null(0.0).to_numpy().astype(np.float64)
             dt, dd = np.diff(t), np.maximum(np.diff(raw), 0.0)
             speed = np.concatenate([[0.0], np.where(dt > 0, dd / np.where(dt > 0, dt, 1.0) * 3.6, 0.0)])
         else:
@@ -274,12 +282,15 @@ class _Fixes:
             speed = np.concatenate([[0.0], np.where(dt > 0, step / np.where(dt > 0, dt, 1.0) * 3.6, 0.0)])
         wrap_t = np.zeros(0)
         if has_distance:
-            raw = df["distance_m"].fill_null(strategy="forward").fill_null(0.0).to_numpy().astype(np.float64)
             distance, wrap_at = unwrap_distance(t, raw, speed)
             wrap_t = np.asarray(np.interp(wrap_at, distance, t), dtype=np.float64)
         else:
             distance = np.concatenate([[0.0], np.cumsum(step)])
-        heading = df["heading_deg"].to_numpy().astype(np.float64) if "heading_deg" in df.columns else None
+        heading = (
+            df["heading_deg"].to_numpy().astype(np.float64, copy=False)
+            if "heading_deg" in df.columns
+            else None
+        )
         return cls(
             t=t,
             lat=lat,

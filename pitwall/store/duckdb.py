@@ -106,11 +106,28 @@ class _DuckDb:
         names = ", ".join([*df.columns, *given])
         values = ", ".join([*df.columns, *("?" * len(given))])
         for part in _insert_slices(df):
-            _pitwall_staging = part.to_arrow(compat_level=pl.CompatLevel.newest())  # read by name below
+            _pitwall_staging = _arrow_table(part)  # read by name below
             self._con.execute(
                 f"INSERT INTO {table} ({names}) SELECT {values} FROM _pitwall_staging",
                 list(given.values()) or None,
             )
+
+
+def _arrow_table(df: pl.DataFrame) -> pa.Table:
+    """``df`` as an Arrow table without a copy: each column's own chunks, in Polars' newest layout (text as
+    string views). ``DataFrame.to_arrow`` cuts record batches, so columns chunked differently — an imported
+    session's CSV columns come in the reader's chunks, its computed ones in one — were first copied into one
+    chunk each; Arrow's reader splits the batches at every column's chunk boundary instead (zero-copy)."""
+    level = pl.CompatLevel.newest()
+    return pa.table(
+        {
+            name: pa.chunked_array(
+                [chunk.to_arrow(compat_level=level) for chunk in column.get_chunks()],
+                type=column.slice(0, 0).to_arrow(compat_level=level).type,
+            )
+            for name, column in df.to_dict().items()
+        }
+    )
 
 
 def _insert_slices(df: pl.DataFrame) -> Iterator[pl.DataFrame]:

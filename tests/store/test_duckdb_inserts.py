@@ -49,3 +49,22 @@ def test_sliced_telemetry_is_stored_whole_and_in_frame_order(tmp_path: Path, row
     assert stored["t_s"].equals(telemetry(rows)["t_s"])
     with duckdb.connect(str(path)) as con:  # stored in the order written: the export reads pages unsorted
         assert con.sql("SELECT frame_idx FROM telemetry").pl()["frame_idx"].to_list() == list(range(rows))
+
+
+def test_columns_chunked_differently_are_stored_as_they_are(tmp_path: Path) -> None:
+    """An imported frame's CSV columns come in the reader's chunks and its computed ones in one: the insert hands
+    DuckDB each column's own chunks (no copy into aligned batches) and every row is stored, in order."""
+    rows = INSERT_SLICE_ROWS + 5
+    frame = telemetry(rows)
+    chunked = frame.with_columns(
+        pl.concat([frame["speed_kph"].slice(0, 7), frame["speed_kph"].slice(7)], rechunk=False),
+        pl.concat([frame["rpm"].slice(0, 3000), frame["rpm"].slice(3000)], rechunk=False),
+    )
+    assert chunked["speed_kph"].n_chunks() == 2 and chunked["t_s"].n_chunks() == 1
+    store = DuckDBStore(tmp_path / "pitwall.duckdb")
+    try:
+        store.import_session(replace(session_import(), telemetry=chunked))
+        stored = store.read_telemetry("ra-fp1", columns=["t_s", "speed_kph", "rpm"])
+    finally:
+        store.close()
+    assert stored.equals(frame.select("t_s", "speed_kph", "rpm"))

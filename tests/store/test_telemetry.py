@@ -103,6 +103,25 @@ def test_prepare_gives_the_values_reading_back_gives(store: Store) -> None:
     assert math.copysign(1.0, got["lon_deg"][0]) == 1.0
 
 
+def test_prepare_keeps_clean_float_columns_without_a_copy() -> None:
+    """A float column prepare would not change (no NaN, no -0.0; +0.0 and nulls allowed) is the caller's own
+    buffer; one holding NaN or -0.0 is normalised as ever."""
+    frames = pl.DataFrame(
+        {
+            "t_s": [0.0, 0.1, 0.2],
+            "g_lat": [0.5, None, -0.25],
+            "lon_deg": [-87.9, -0.0, -87.8],
+            "alt_m": [1.0, float("nan"), 2.0],
+        }
+    )
+    got = prepare(frames, {name: schema.TELEMETRY[name] for name in frames.columns})
+    for kept in ("t_s", "g_lat"):  # the same values buffer (Arrow exports it without a copy)
+        assert got[kept].to_arrow().buffers()[1].address == frames[kept].to_arrow().buffers()[1].address
+    assert got["lon_deg"].to_list() == [-87.9, 0.0, -87.8]
+    assert math.copysign(1.0, got["lon_deg"][1]) == 1.0
+    assert got["alt_m"].to_list() == [1.0, None, 2.0]
+
+
 def test_concurrent_appends_from_threads_get_unique_contiguous_frame_idx(store: Store) -> None:
     store.create_session(session_row())
     errors: list[BaseException] = []

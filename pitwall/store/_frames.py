@@ -34,7 +34,8 @@ def prepare(df: pl.DataFrame, columns: Mapping[str, pl.DataType], *, complete: b
     SQLite cannot store NaN (it reads back as NULL) nor keep the sign of -0.0 (it reads back as 0.0), so
     floats get NaN → null and -0.0 → 0.0 before either backend stores them: both keep identical values.
     Raises polars' ``InvalidOperationError`` when a value does not cast (e.g. text in a float column).
-    One ``select`` (this runs on every store write, live appends included).
+    Two passes (this runs on every store write, live appends included): one aggregate finds the float columns
+    already normalised (:func:`_clean_floats`, kept without a copy), one ``select`` conforms the rest.
     """
     wanted = {name: dtype for name, dtype in columns.items() if complete or name in df.columns}
     clean = _clean_floats(df, wanted)

@@ -69,33 +69,36 @@ def pick_samples(
     Samples with a null axis value or value are dropped; of several samples at the same ``x`` the last wins.
     """
     x_col = AXIS_COLUMN[axis]
-    wide_names = [name for name in names if name in RESAMPLABLE]
     tall_names = [name for name in names if name not in RESAMPLABLE]
-    parts = [pl.LazyFrame(schema=_SAMPLE_SCHEMA)]
-    if wide_names:
-        parts.append(
-            wide.select(
-                pl.col(x_col).cast(pl.Float64).alias("x"),
-                "t_s",
-                *[pl.col(n).cast(pl.Float64) for n in wide_names],
-            ).unpivot(index=["x", "t_s"], on=wide_names, variable_name="signal_name", value_name="value")
-        )
-    if tall_names:
-        picked = tall.filter(pl.col("signal_name").is_in(tall_names)).select("signal_name", "t_s", "value")
-        parts.append(
-            picked.with_columns(pl.col("t_s").alias("x")) if axis == "time" else _with_distance(picked, wide)
-        )
-    samples = pl.concat(parts, how="diagonal_relaxed")
-    if t_from is not None:
-        samples = samples.filter(pl.col("t_s") >= t_from)
-    if t_to is not None:
-        samples = samples.filter(pl.col("t_s") <= t_to)
-    return (
-        samples.select(*_SAMPLE_SCHEMA)
-        .drop_nulls(["x", "value"])
-        .sort(["signal_name", "x"], maintain_order=True)
-        .unique(subset=["signal_name", "x"], keep="last", maintain_order=True)
+    picked = tall.filter(pl.col("signal_name").is_in(tall_names)).select("signal_name", "t_s", "value")
+    tall_rows = (
+        picked.with_columns(pl.col("t_s").alias("x")) if axis == "time" else _with_distance(picked, wide)
     )
+    inside = pl.lit(True)
+    if t_from is not None:
+        inside &= pl.col("t_s") >= t_from
+    if t_to is not None:
+        inside &= pl.col("t_s") <= t_to
+
+    def one(name: str) -> pl.LazyFrame:
+        rows = (
+            wide.select(pl.col(x_col).alias("x"), "t_s", pl.col(name).alias("value"))
+            if name in RESAMPLABLE
+            else tall_rows.filter(pl.col("signal_name") == name)
+        )
+        return (
+            rows.filter(inside)
+            .select(
+                pl.lit(name, pl.String).alias("signal_name"),
+                pl.col("x").cast(pl.Float64),
+                pl.col("value").cast(pl.Float64),
+            )
+            .drop_nulls(["x", "value"])
+            .sort("x", maintain_order=True)
+            .unique(subset=["x"], keep="last", maintain_order=True)
+        )
+
+    return pl.concat([pl.LazyFrame(schema=_SAMPLE_SCHEMA), *(one(name) for name in sorted(set(names)))])
 
 
 def _with_distance(tall: pl.LazyFrame, wide: pl.LazyFrame) -> pl.LazyFrame:

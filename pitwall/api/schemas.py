@@ -8,11 +8,13 @@ A body that does not match its Struct is answered 400 with the one error shape.
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import polars as pl
+from litestar.params import KwargDefinition
 
 from pitwall import schema
 
@@ -35,6 +37,19 @@ def json_value(value: Any) -> Any:
 def json_rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     """A frame as a list of JSON objects (column → value) with :func:`json_value` cells."""
     return [{key: json_value(value) for key, value in row.items()} for row in df.iter_rows(named=True)]
+
+
+def float_rows_json(frame: pl.DataFrame) -> msgspec.Raw:
+    """A frame of Float64 columns as one pre-encoded JSON array of objects (column name → number; null for
+    null, NaN and ±inf): byte for byte what msgspec writes for ``frame.to_dicts()``, without building the
+    dicts. Polars' JSON writer escapes the names and spells the numbers as msgspec does, except a positive
+    exponent (``1e+16``: msgspec writes ``1e16``), so a body with ``e+`` anywhere is msgspec's instead."""
+    if any(dtype != pl.Float64 for dtype in frame.dtypes):
+        raise TypeError(f"float_rows_json takes Float64 columns, got {frame.schema}")
+    buffer = io.BytesIO()
+    frame.write_json(buffer)
+    body = buffer.getvalue()
+    return msgspec.Raw(body if b"e+" not in body else msgspec.json.encode(frame.to_dicts()))
 
 
 def json_record(record: Any) -> dict[str, Any]:
@@ -304,6 +319,13 @@ class ResampledSignal(msgspec.Struct):
     kind: str = "continuous"
 
 
+FLOAT_ROWS_SCHEMA: dict[str, Any] = {
+    "items": {"additionalProperties": {"oneOf": [{"type": "number"}, {"type": "null"}]}, "type": "object"},
+    "type": "array",
+}
+"""OpenAPI schema of a :func:`float_rows_json` field: what Litestar writes for ``list[dict[str, float | None]]``."""
+
+
 class ResampledSignals(msgspec.Struct):
     """``GET /session/<sid>/signals``: ``x`` is the common axis (``t_s`` seconds or ``distance_m`` metres)."""
 
@@ -317,13 +339,16 @@ class ResampledSignals(msgspec.Struct):
     signals: dict[str, ResampledSignal]
     missing: list[str]
     # The original bridge's keys beside ours (``pitwall.api.signals``): interp as hold | lerp, the window,
-    # the names, and ``rows`` = one ``{t, <name>: value…}`` per axis point (+ ``distance_m`` for lap_distance).
+    # the names, and ``rows`` = one ``{t, <name>: value…}`` per axis point (+ ``distance_m`` for lap_distance),
+    # pre-encoded by :func:`float_rows_json`.
     interp_original: str = "lerp"
     rate_hz: float | None = None
     t_from: float | None = None
     t_to: float | None = None
     names: list[str] = msgspec.field(default_factory=list)
-    rows: list[dict[str, float | None]] = msgspec.field(default_factory=list)
+    rows: Annotated[msgspec.Raw, KwargDefinition(schema_extra=FLOAT_ROWS_SCHEMA)] = msgspec.field(
+        default_factory=lambda: msgspec.Raw(b"[]")
+    )
     count: int = 0
 
 

@@ -22,6 +22,7 @@ from pitwall.api.schemas import (
     ResampledSignals,
     SignalsIn,
     float_rows_json,
+    json_array,
     json_rows,
 )
 from pitwall.api.sessions import session_for_write
@@ -288,11 +289,11 @@ def session_signals(
         step=step,
         interp=interp_ours,
         n=n,
-        x=x.to_list(),
+        x=json_array(x),
         signals={
             name: ResampledSignal(
-                values=per_name[name]["value"].to_list(),
-                source=per_name[name]["source"].to_list(),
+                values=json_array(per_name[name]["value"]),
+                source=json_array(per_name[name]["source"]),
                 kind=channel_kind(name),
             )
             for name in wanted

@@ -1,4 +1,4 @@
-"""pitwall.api.schemas.float_rows_json: rows written by Polars, byte for byte what msgspec writes for the dicts."""
+"""pitwall.api.schemas.float_rows_json and json_array: written by Polars, byte for byte what msgspec writes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import msgspec
 import polars as pl
 import pytest
 
-from pitwall.api.schemas import float_rows_json
+from pitwall.api.schemas import float_rows_json, json_array
 
 AWKWARD = [
     0.0,
@@ -57,3 +57,21 @@ def test_empty_frame_and_float64_only() -> None:
     assert bytes(float_rows_json(pl.DataFrame(schema={"t": pl.Float64}))) == b"[]"
     with pytest.raises(TypeError, match="Float64"):
         float_rows_json(pl.DataFrame({"n": [1]}))
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pl.Series(AWKWARD, dtype=pl.Float64),
+        pl.Series([1e16, -2.5e300, None], dtype=pl.Float64),  # positive exponents: msgspec's own encoding
+        pl.Series(["measured", None, "interpolated", 'quo"te', "é\n\x01", "e+"]),
+        pl.Series([], dtype=pl.Float64),
+    ],
+)
+def test_json_array_is_msgspec_byte_for_byte(series: pl.Series) -> None:
+    assert bytes(json_array(series)) == msgspec.json.encode(series.to_list())
+
+
+def test_json_array_takes_float64_or_string_only() -> None:
+    with pytest.raises(TypeError, match="Float64 or String"):
+        json_array(pl.Series([1, 2]))

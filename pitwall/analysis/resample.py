@@ -136,9 +136,8 @@ def resample_samples(
     has no samples). ``interp``: ``linear`` between the neighbouring samples or ``previous`` (sample-and-hold).
     Output columns: ``x_name`` (Float64), ``signal_name``, ``value`` (Float64), ``source`` (String:
     ``measured`` | ``interpolated`` | null), ordered by name (as in ``names``) then ``x``: one block of the
-    same grid points per name. Names whose
-    :func:`~pitwall.schema.channel_kind` is not ``continuous`` are held (``previous``) even when ``interp`` is
-    ``linear``.
+    same grid points per name. Names whose :func:`~pitwall.schema.channel_kind` is not ``continuous`` are held
+    (``previous``) even when ``interp`` is ``linear``.
     """
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")

@@ -202,11 +202,29 @@ def route_label(url: str) -> str:
     return label + ("_by_query" if "session_id=" in query else "")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=100, help="timed requests per route")
+def session_args(doc: str | None, *, requests: int) -> argparse.Namespace:
+    """The options of a session benchmark: ``--requests`` (timed requests per URL, default ``requests``) and
+    ``--hours`` (session length, default 1)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=requests, help="timed requests per URL")
     parser.add_argument("--hours", type=float, default=1.0, help="session length, hours")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def warm_latency_ms(client: httpx.Client, url: str, requests: int) -> tuple[float, float]:
+    """p50 and p99 (ms) of ``requests`` GETs of ``url`` (each body read in full) after 2 warm-up GETs."""
+    for _ in range(2):
+        client.get(url).raise_for_status()
+    times = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        client.get(url).raise_for_status()
+        times.append(1000.0 * (time.perf_counter() - start))
+    return statistics.median(times), float(np.percentile(times, 99))
+
+
+def main() -> None:
+    args = session_args(__doc__, requests=100)
     target_p50, target_p99 = TARGETS_MS.get(args.hours, TARGETS_MS[4.0])
     track = load_track(DATA_DIR / "tracks" / "sonoma.json")
     frame = session_frame(track, hours=args.hours)
@@ -232,15 +250,7 @@ def main() -> None:
             emit("analytics.routes", float(len(urls)), "routes", None)
             worst = {True: [0.0, 0.0], False: [0.0, 0.0]}  # targeted?: [p50, p99]
             for url, targeted in urls:
-                for _ in range(2):
-                    client.get(url).raise_for_status()
-                times = []
-                for _ in range(args.requests):
-                    start = time.perf_counter()
-                    client.get(url).raise_for_status()
-                    times.append(1000.0 * (time.perf_counter() - start))
-                p50 = statistics.median(times)
-                p99 = float(np.percentile(times, 99))
+                p50, p99 = warm_latency_ms(client, url, args.requests)
                 worst[targeted] = [max(worst[targeted][0], p50), max(worst[targeted][1], p99)]
                 emit(f"analytics.{route_label(url)}.p50", p50, "ms", baseline)
                 emit(f"analytics.{route_label(url)}.p99", p99, "ms", baseline)

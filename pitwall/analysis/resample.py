@@ -42,6 +42,13 @@ _SAMPLE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "value": pl.Float64(),
 }
 
+_OUTPUT_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "signal_name": pl.String(),
+    "value": pl.Float64(),
+    "source": pl.String(),
+}
+"""Columns of :func:`resample_samples` after the axis column."""
+
 
 def pick_samples(
     wide: pl.LazyFrame,
@@ -62,33 +69,36 @@ def pick_samples(
     Samples with a null axis value or value are dropped; of several samples at the same ``x`` the last wins.
     """
     x_col = AXIS_COLUMN[axis]
-    wide_names = [name for name in names if name in RESAMPLABLE]
     tall_names = [name for name in names if name not in RESAMPLABLE]
-    parts = [pl.LazyFrame(schema=_SAMPLE_SCHEMA)]
-    if wide_names:
-        parts.append(
-            wide.select(
-                pl.col(x_col).cast(pl.Float64).alias("x"),
-                "t_s",
-                *[pl.col(n).cast(pl.Float64) for n in wide_names],
-            ).unpivot(index=["x", "t_s"], on=wide_names, variable_name="signal_name", value_name="value")
-        )
-    if tall_names:
-        picked = tall.filter(pl.col("signal_name").is_in(tall_names)).select("signal_name", "t_s", "value")
-        parts.append(
-            picked.with_columns(pl.col("t_s").alias("x")) if axis == "time" else _with_distance(picked, wide)
-        )
-    samples = pl.concat(parts, how="diagonal_relaxed")
-    if t_from is not None:
-        samples = samples.filter(pl.col("t_s") >= t_from)
-    if t_to is not None:
-        samples = samples.filter(pl.col("t_s") <= t_to)
-    return (
-        samples.select(*_SAMPLE_SCHEMA)
-        .drop_nulls(["x", "value"])
-        .sort(["signal_name", "x"], maintain_order=True)
-        .unique(subset=["signal_name", "x"], keep="last", maintain_order=True)
+    picked = tall.filter(pl.col("signal_name").is_in(tall_names)).select("signal_name", "t_s", "value")
+    tall_rows = (
+        picked.with_columns(pl.col("t_s").alias("x")) if axis == "time" else _with_distance(picked, wide)
     )
+    inside = pl.lit(True)
+    if t_from is not None:
+        inside &= pl.col("t_s") >= t_from
+    if t_to is not None:
+        inside &= pl.col("t_s") <= t_to
+
+    def one(name: str) -> pl.LazyFrame:
+        rows = (
+            wide.select(pl.col(x_col).alias("x"), "t_s", pl.col(name).alias("value"))
+            if name in RESAMPLABLE
+            else tall_rows.filter(pl.col("signal_name") == name)
+        )
+        return (
+            rows.filter(inside)
+            .select(
+                pl.lit(name, pl.String).alias("signal_name"),
+                pl.col("x").cast(pl.Float64),
+                pl.col("value").cast(pl.Float64),
+            )
+            .drop_nulls(["x", "value"])
+            .sort("x", maintain_order=True)
+            .unique(subset=["x"], keep="last", maintain_order=True)
+        )
+
+    return pl.concat([pl.LazyFrame(schema=_SAMPLE_SCHEMA), *(one(name) for name in sorted(set(names)))])
 
 
 def _with_distance(tall: pl.LazyFrame, wide: pl.LazyFrame) -> pl.LazyFrame:
@@ -118,15 +128,16 @@ def resample_samples(
     x_from: float | None = None,
     x_to: float | None = None,
 ) -> pl.LazyFrame:
-    """Resample long ``samples`` (``signal_name``, ``x``, ``value``, sorted) onto a regular grid.
+    """Resample long ``samples`` (``signal_name``, ``x``, ``value``; each name's samples sorted by ``x`` with
+    distinct ``x``, as :func:`pick_samples` gives them) onto a regular grid.
 
     The grid runs from ``x_from`` (default: the smallest sample ``x``) to ``x_to`` (default: the largest) in
     steps of ``step`` (axis units: s or m). Every name of ``names`` gets every grid point (all-null when it
     has no samples). ``interp``: ``linear`` between the neighbouring samples or ``previous`` (sample-and-hold).
     Output columns: ``x_name`` (Float64), ``signal_name``, ``value`` (Float64), ``source`` (String:
-    ``measured`` | ``interpolated`` | null), ordered by name (as in ``names``) then ``x``. Names whose
-    :func:`~pitwall.schema.channel_kind` is not ``continuous`` are held (``previous``) even when ``interp`` is
-    ``linear``.
+    ``measured`` | ``interpolated`` | null), ordered by name (as in ``names``) then ``x``: one block of the
+    same grid points per name. Names whose :func:`~pitwall.schema.channel_kind` is not ``continuous`` are held
+    (``previous``) even when ``interp`` is ``linear``.
     """
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
@@ -134,43 +145,50 @@ def resample_samples(
     end = pl.lit(x_to, pl.Float64) if x_to is not None else pl.col("x").max()
     count = ((end - start) / step + 1e-9).floor().cast(pl.Int64) + 1
     grid = samples.select((start + pl.int_range(0, count.fill_null(0).clip(lower_bound=0)) * step).alias("x"))
-    order = pl.LazyFrame(
-        {
-            "signal_name": list(names),
-            "_order": list(range(len(names))),
-            "_hold": [interp == "previous" or schema.channel_kind(name) != "continuous" for name in names],
-        },
-        schema={"signal_name": pl.String, "_order": pl.Int64, "_hold": pl.Boolean},
-    )
-    grid_rows = grid.join(order.select("signal_name", "_hold"), how="cross").with_columns(
-        pl.lit(None, pl.Float64).alias("value"), pl.lit(True).alias("_grid")
-    )
-    rows = pl.concat(
-        [samples.with_columns(pl.lit(False).alias("_grid")), grid_rows], how="diagonal_relaxed"
-    ).sort(["signal_name", "x", "_grid"])
-    rows = rows.with_columns(pl.col("_hold").backward_fill().forward_fill().over("signal_name"))
-    sample_x = pl.when(~pl.col("_grid")).then(pl.col("x"))
-    prev_x = sample_x.forward_fill().over("signal_name")
-    next_x = sample_x.backward_fill().over("signal_name")
-    tolerance = step * _TOLERANCE
-    at_prev = (pl.col("x") - prev_x) <= tolerance
-    at_next = (next_x - pl.col("x")) <= tolerance
-    held = pl.col("value").forward_fill().over("signal_name")
-    upcoming = pl.col("value").backward_fill().over("signal_name")
+    parts = [
+        _resample_one(
+            grid,
+            samples.filter(pl.col("signal_name") == name),
+            name=name,
+            hold=interp == "previous" or schema.channel_kind(name) != "continuous",
+            tolerance=step * _TOLERANCE,
+            x_name=x_name,
+        )
+        for name in names
+    ]
+    return pl.concat([pl.LazyFrame(schema={x_name: pl.Float64, **_OUTPUT_SCHEMA}), *parts])
+
+
+def _resample_one(
+    grid: pl.LazyFrame, samples: pl.LazyFrame, *, name: str, hold: bool, tolerance: float, x_name: str
+) -> pl.LazyFrame:
+    """One signal on ``grid`` (column ``x``): each grid point joined as of to the last sample at or before it
+    and to the first sample after it (``samples``: that signal's ``x``, ``value``, sorted by ``x``), then
+    measured (a neighbour within ``tolerance``), held (``hold``, or up to the last sample) or interpolated
+    as :meth:`polars.Expr.interpolate_by` does (bit for bit: previous value + offset × slope)."""
+
+    def neighbour(prefix: str) -> pl.LazyFrame:
+        return samples.select("x", pl.col("x").alias(f"{prefix}_x"), pl.col("value").alias(f"{prefix}_v"))
+
+    x, prev_x, prev_v, next_x, next_v = (pl.col(c) for c in ("x", "prev_x", "prev_v", "next_x", "next_v"))
+    at_prev = (x - prev_x) <= tolerance
+    at_next = (next_x - x) <= tolerance
     between = (
-        pl.when(pl.col("_hold"))
-        .then(pl.when(next_x.is_not_null()).then(held))
-        .otherwise(pl.col("value").interpolate_by("x").over("signal_name"))
+        pl.when(next_x.is_not_null()).then(prev_v)
+        if hold
+        else prev_v + (x - prev_x) * ((next_v - prev_v) / (next_x - prev_x))
     )
-    value = pl.when(at_prev).then(held).when(at_next).then(upcoming).otherwise(between)
-    measured = (at_prev | at_next).fill_null(False)
     return (
-        rows.with_columns(value.alias("value"), measured.alias("_measured"))
-        .filter(pl.col("_grid"))
-        .join(order.drop("_hold"), on="signal_name", how="left")
-        .sort(["_order", "x"])
+        grid.join_asof(neighbour("prev"), on="x", strategy="backward")
+        .join_asof(neighbour("next"), on="x", strategy="forward", allow_exact_matches=False)
         .select(
-            pl.col("x").alias(x_name),
+            x.alias(x_name),
+            pl.lit(name, pl.String).alias("signal_name"),
+            pl.when(at_prev).then(prev_v).when(at_next).then(next_v).otherwise(between).alias("value"),
+            (at_prev | at_next).fill_null(False).alias("_measured"),
+        )
+        .select(
+            x_name,
             "signal_name",
             "value",
             pl.when(pl.col("value").is_null())

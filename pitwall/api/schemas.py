@@ -8,11 +8,13 @@ A body that does not match its Struct is answered 400 with the one error shape.
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import polars as pl
+from litestar.params import KwargDefinition
 
 from pitwall import schema
 
@@ -35,6 +37,39 @@ def json_value(value: Any) -> Any:
 def json_rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     """A frame as a list of JSON objects (column → value) with :func:`json_value` cells."""
     return [{key: json_value(value) for key, value in row.items()} for row in df.iter_rows(named=True)]
+
+
+def _polars_json(frame: pl.DataFrame) -> bytes | None:
+    """``frame`` as Polars' JSON writer writes it (an array of row objects), or None when that differs from
+    msgspec's encoding of the same values: Polars escapes names and strings and spells numbers (null for
+    null, NaN and ±inf) byte for byte as msgspec does, except a positive exponent (``1e+16``; msgspec writes
+    ``1e16``), so a body with ``e+`` anywhere is refused."""
+    buffer = io.BytesIO()
+    frame.write_json(buffer)
+    body = buffer.getvalue()
+    return body if b"e+" not in body else None
+
+
+def float_rows_json(frame: pl.DataFrame) -> msgspec.Raw:
+    """A frame of Float64 columns as one pre-encoded JSON array of objects (column name → number or null):
+    byte for byte msgspec's encoding of ``frame.to_dicts()``, written by Polars without building the dicts
+    (:func:`_polars_json`; msgspec's own in the rare case it differs)."""
+    if any(dtype != pl.Float64 for dtype in frame.dtypes):
+        raise TypeError(f"float_rows_json takes Float64 columns, got {frame.schema}")
+    body = _polars_json(frame)
+    return msgspec.Raw(body if body is not None else msgspec.json.encode(frame.to_dicts()))
+
+
+def json_array(series: pl.Series) -> msgspec.Raw:
+    """A Float64 or String series as one pre-encoded JSON array (null for null, NaN and ±inf): byte for byte
+    msgspec's encoding of ``series.to_list()``, written by Polars without the Python list (:func:`_polars_json`
+    of the series as one list cell, ``[{"c":[…]}]``, unwrapped; msgspec's own in the rare case it differs)."""
+    if series.dtype not in (pl.Float64, pl.String):
+        raise TypeError(f"json_array takes a Float64 or String series, got {series.dtype}")
+    body = _polars_json(series.to_frame("c").select(pl.col("c").implode()))
+    return msgspec.Raw(
+        body[len(b'[{"c":') : -len(b"}]")] if body is not None else msgspec.json.encode(series.to_list())
+    )
 
 
 def json_record(record: Any) -> dict[str, Any]:
@@ -293,19 +328,51 @@ class Registry(msgspec.Struct):
     can_state: dict[str, Any] | None = None
 
 
+def _array_schema(*types: str) -> dict[str, Any]:
+    """OpenAPI schema of a JSON array of ``types`` items, as Litestar writes it for ``list[float]``,
+    ``list[float | None]``…: kept for fields pre-encoded by :func:`json_array` (Litestar sees a ``Raw``)."""
+    return {
+        "items": {"type": types[0]} if len(types) == 1 else {"oneOf": [{"type": t} for t in types]},
+        "type": "array",
+    }
+
+
+NumbersJson = Annotated[msgspec.Raw, KwargDefinition(schema_extra=_array_schema("number"))]
+"""A :func:`json_array` of Float64 without nulls (``list[float]`` in the OpenAPI document)."""
+
+NullableNumbersJson = Annotated[msgspec.Raw, KwargDefinition(schema_extra=_array_schema("number", "null"))]
+"""A :func:`json_array` of Float64 (``list[float | None]``)."""
+
+NullableStringsJson = Annotated[msgspec.Raw, KwargDefinition(schema_extra=_array_schema("string", "null"))]
+"""A :func:`json_array` of String (``list[str | None]``)."""
+
+FloatRowsJson = Annotated[
+    msgspec.Raw,
+    KwargDefinition(
+        schema_extra={
+            "items": {"additionalProperties": _array_schema("number", "null")["items"], "type": "object"},
+            "type": "array",
+        }
+    ),
+]
+"""A :func:`float_rows_json` (``list[dict[str, float | None]]``)."""
+
+
 class ResampledSignal(msgspec.Struct):
     """One resampled signal: ``values`` on the common axis and, per point, ``source`` — ``measured`` when a
     sample lies on the grid point, ``interpolated`` otherwise, null where the signal has no data. ``kind``
     (``continuous`` | ``discrete`` | ``counter``) says how values between samples were found: only continuous
-    channels are interpolated linearly, the others hold the previous sample."""
+    channels are interpolated linearly, the others hold the previous sample. ``values`` and ``source`` are
+    pre-encoded JSON arrays (:func:`json_array`)."""
 
-    values: list[float | None]
-    source: list[str | None]
+    values: NullableNumbersJson
+    source: NullableStringsJson
     kind: str = "continuous"
 
 
 class ResampledSignals(msgspec.Struct):
-    """``GET /session/<sid>/signals``: ``x`` is the common axis (``t_s`` seconds or ``distance_m`` metres)."""
+    """``GET /session/<sid>/signals``: ``x`` is the common axis (``t_s`` seconds or ``distance_m`` metres),
+    like ``rows`` pre-encoded (:func:`json_array`, :func:`float_rows_json`): the route's body is megabytes."""
 
     session_id: str
     axis: str
@@ -313,17 +380,18 @@ class ResampledSignals(msgspec.Struct):
     step: float
     interp: str
     n: int
-    x: list[float]
+    x: NumbersJson
     signals: dict[str, ResampledSignal]
     missing: list[str]
     # The original bridge's keys beside ours (``pitwall.api.signals``): interp as hold | lerp, the window,
-    # the names, and ``rows`` = one ``{t, <name>: value…}`` per axis point (+ ``distance_m`` for lap_distance).
+    # the names, and ``rows`` = one ``{t, <name>: value…}`` per axis point (+ ``distance_m`` for lap_distance),
+    # pre-encoded by :func:`float_rows_json`.
     interp_original: str = "lerp"
     rate_hz: float | None = None
     t_from: float | None = None
     t_to: float | None = None
     names: list[str] = msgspec.field(default_factory=list)
-    rows: list[dict[str, float | None]] = msgspec.field(default_factory=list)
+    rows: FloatRowsJson = msgspec.field(default_factory=lambda: msgspec.Raw(b"[]"))
     count: int = 0
 
 

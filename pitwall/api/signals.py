@@ -21,10 +21,12 @@ from pitwall.api.schemas import (
     ResampledSignal,
     ResampledSignals,
     SignalsIn,
+    float_rows_json,
+    json_array,
     json_rows,
 )
 from pitwall.api.sessions import session_for_write
-from pitwall.schema import TELEMETRY, channel_kind
+from pitwall.schema import TELEMETRY, TELEMETRY_SIGNALS, channel_kind
 from pitwall.store.base import Store
 from pitwall.validate import RANGES
 
@@ -249,9 +251,14 @@ def session_signals(
     sampled = [*wanted, "distance_m"] if with_distance else wanted
     wide_cols = sorted({"t_s", x_name, *[n for n in sampled if n in RESAMPLABLE]})
     wide = store.read_telemetry(session_id, columns=wide_cols).lazy()
-    tall = store.read_signals(session_id, [n for n in wanted if n not in RESAMPLABLE]).lazy()
+    tall_names = [n for n in wanted if n not in RESAMPLABLE]
+    tall = (
+        store.read_signals(session_id, tall_names) if tall_names else pl.DataFrame(schema=TELEMETRY_SIGNALS)
+    )
     window = (t_from, t_to) if grid == "distance" else (None, None)
-    samples = pick_samples(wide, tall, names=sampled, axis=grid, t_from=window[0], t_to=window[1]).collect()
+    samples = pick_samples(
+        wide, tall.lazy(), names=sampled, axis=grid, t_from=window[0], t_to=window[1]
+    ).collect()
     if samples.is_empty():
         raise ApiError(404, "no data", {"session_id": session_id, "names": wanted, "axis": grid})
     step = 1.0 / (rate_hz or 10.0) if grid == "time" else (step_m or 5.0)
@@ -269,38 +276,36 @@ def session_signals(
     out = resample_samples(
         samples.lazy(), names=sampled, step=step, interp=interp_ours, x_name=x_name, x_from=x_from, x_to=x_to
     ).collect()
-    per_name = {str(key[0]): part for key, part in out.partition_by("signal_name", as_dict=True).items()}
-    first = per_name[wanted[0]]
-    x = first[x_name].to_list()
-    columns = {name: per_name[name]["value"].to_list() for name in sampled}
-    rows = [
-        {"t" if grid == "time" else x_name: at, **{name: values[k] for name, values in columns.items()}}
-        for k, at in enumerate(x)
-    ]
+    n = out.height // len(sampled)  # one block of the same n grid points per name, in the order of sampled
+    per_name = {name: out.slice(k * n, n) for k, name in enumerate(sampled)}
+    x = per_name[wanted[0]][x_name]
+    rows = pl.DataFrame(
+        {"t" if grid == "time" else x_name: x, **{name: per_name[name]["value"] for name in sampled}}
+    )
     return ResampledSignals(
         session_id=session_id,
         axis=grid,
         x_name=x_name,
         step=step,
         interp=interp_ours,
-        n=first.height,
-        x=x,
+        n=n,
+        x=json_array(x),
         signals={
             name: ResampledSignal(
-                values=per_name[name]["value"].to_list(),
-                source=per_name[name]["source"].to_list(),
+                values=json_array(per_name[name]["value"]),
+                source=json_array(per_name[name]["source"]),
                 kind=channel_kind(name),
             )
             for name in wanted
         },
-        missing=[name for name in wanted if per_name[name]["value"].null_count() == per_name[name].height],
+        missing=[name for name in wanted if per_name[name]["value"].null_count() == n],
         interp_original="lerp" if interp_ours == "linear" else "hold",
         rate_hz=1.0 / step if grid == "time" else None,
         t_from=x_from if grid == "time" else t_from,
         t_to=x_to if grid == "time" else t_to,
         names=wanted,
-        rows=rows,
-        count=len(rows),
+        rows=float_rows_json(rows),
+        count=n,
     )
 
 

@@ -99,3 +99,23 @@ def test_signals_unknown_session_and_missing_names(imported: Imported) -> None:
     client, _ = imported
     assert client.get("/session/nope/signals?names=speed_kph").status_code == 404
     assert client.get("/session/nope/signals").status_code == 400
+
+
+def test_rows_repeat_the_axis_and_values_under_any_name(client: TestClient[Litestar]) -> None:
+    # a tall signal named "t" takes the row's "t" key (as the original's dict did); 1e20 has a positive exponent
+    signals = [["t", 0.0, 1.0], ["t", 2.0, 3.0], ['a"b é', 0.5, 1e20], ['a"b é', 1.5, -0.0]]
+    assert client.post("/session/rows-shape/signals", json={"signals": signals}).status_code == 200
+    response = client.get("/session/rows-shape/signals", params={"names": 't,a"b é', "rate_hz": 2})
+    body = response.json()
+    expected = [
+        {"t": x, **{name: body["signals"][name]["values"][k] for name in body["names"]}}
+        for k, x in enumerate(body["x"])
+    ]
+    assert body["rows"] == expected and body["count"] == body["n"] == len(body["x"]) == 5
+    assert list(body["rows"][0]) == ["t", 'a"b é'] and b'"a\\"b \xc3\xa9":1e20' in response.content
+
+
+def test_the_time_column_resamples_onto_itself(imported: Imported) -> None:
+    client, sid = imported
+    body = client.get(f"/session/{sid}/signals?names=t_s&rate_hz=4&t_from=100&t_to=105").json()
+    assert body["signals"]["t_s"]["values"] == pytest.approx(body["x"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,11 +48,10 @@ def _build_telemetry(
     ``__tod`` column, see :meth:`_DataBlock.read`).
 
     The facts that shape the result (rows to drop, degrees or minutes, midnight rollover, stale clock) are
-    read off the time of day and the coordinates in numpy (Polars only for a leading run before lock). Then
-    ``t_s`` (s) and the positions (degrees) are computed once, and one ``collect_all`` runs, side by side on
-    Polars' threads, the ``select`` of the other canonical columns (each cast to its
-    :data:`pitwall.schema.TELEMETRY` dtype), the tall sink of the kept rows' other channels and the cumulative
-    distance (m, numpy).
+    read off the time of day and the coordinates in numpy (Polars only for a leading run before lock). Then ``t_s`` (s) and the positions (degrees) are computed once; the
+    cumulative distance (m, numpy) runs on this thread while a worker collects one ``select`` of the other
+    canonical columns, each cast to its :data:`pitwall.schema.TELEMETRY` dtype, and the tall sink of the kept
+    rows' other channels.
     """
     wide: dict[str, pl.Expr] = {}
     quantity_column: dict[str, str] = {}
@@ -118,7 +118,8 @@ def _build_telemetry(
         shared["lat_deg"] = pl.when(~zero_position).then(pl.col(position[0]) * scale)
         shared["lon_deg"] = pl.when(~zero_position).then(pl.col(position[1]) * lon_scale)
     # Columns used twice are computed first: t_s (also the tall sink's) and the positions (also the
-    # distance's).
+    # distance's). The distance runs in numpy on this thread while Polars builds the other canonical columns
+    # and the tall sink on its own threads (numpy and Polars both release the GIL).
     placed = {
         column.name: column
         for column in rows.select(expr.cast(pl.Float64).alias(name) for name, expr in shared.items())
@@ -130,12 +131,14 @@ def _build_telemetry(
         for name, dtype in schema.TELEMETRY.items()
         if name not in placed and (name != "distance_m" or not with_distance)
     )
-    plans = [telemetry_plan, _tall_sink(rows, tall_names, placed["t_s"])]
-    if with_distance:
-        plans.append(_distance_plan(placed["lat_deg"], placed["lon_deg"]))
-    telemetry, signals, *distance = pl.collect_all(plans, engine="in-memory")
-    if distance:
-        placed["distance_m"] = distance[0].to_series()
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        queries = worker.submit(
+            pl.collect_all, [telemetry_plan, _tall_sink(rows, tall_names, placed["t_s"])], engine="in-memory"
+        )
+        if with_distance:
+            distance = cumulative_distance_m(placed["lat_deg"].to_numpy(), placed["lon_deg"].to_numpy())
+            placed["distance_m"] = pl.Series("distance_m", distance, dtype=pl.Float64)
+        telemetry, signals = queries.result()
     for index, name in enumerate(schema.TELEMETRY):
         if name in placed:
             telemetry.insert_column(index, placed[name])
@@ -186,21 +189,6 @@ def _largest_magnitude(frame: pl.DataFrame, columns: tuple[str, ...]) -> float |
     there is none)."""
     largest = (float(np.fmax.reduce(np.abs(frame.get_column(c).to_numpy()))) for c in columns if frame.height)
     return max((value for value in largest if not np.isnan(value)), default=None)
-
-
-def _distance_plan(lat_deg: pl.Series, lon_deg: pl.Series) -> pl.LazyFrame:
-    """``distance_m``: the cumulative great-circle distance (m, numpy:
-    :func:`~pitwall.analysis.geo.cumulative_distance_m`) along the fixes (degrees; null where there is none),
-    as a plan, so that it runs on Polars' threads beside the other queries of one ``collect_all`` (numpy
-    releases the GIL; no thread of our own to start)."""
-
-    def distance(fixes: pl.DataFrame) -> pl.DataFrame:
-        lat, lon = fixes["lat_deg"].to_numpy(), fixes["lon_deg"].to_numpy()
-        return pl.DataFrame(
-            {"distance_m": cumulative_distance_m(lat, lon)}, schema={"distance_m": pl.Float64}
-        )
-
-    return pl.LazyFrame([lat_deg, lon_deg]).map_batches(distance, schema={"distance_m": pl.Float64})
 
 
 def _tall_sink(rows: pl.DataFrame, names: list[str], t_s: pl.Series) -> pl.LazyFrame:

@@ -1,6 +1,6 @@
 """``GET /session/<sid>/export.parquet``: stream one table of a session as Parquet, in constant memory.
 
-Record batches from ``Store.export_batches`` are re-cut into row groups of exactly :data:`ROW_GROUP_ROWS`
+Tables from ``Store.export_batches`` are re-cut into row groups of exactly :data:`ROW_GROUP_ROWS`
 rows (the last one shorter) and each finished row group is sent as soon as it is written, so the bytes depend
 only on the data — the same import gives byte-identical files on DuckDB and SQLite.
 """
@@ -23,7 +23,7 @@ from pitwall.schema import EXPORT_TABLES
 from pitwall.store import EXPORT_MEMORY_POOL, rebatch
 
 ROW_GROUP_ROWS: Final = 50_000
-"""Rows per Parquet row group (and per record batch read from the store)."""
+"""Rows per Parquet row group (and per table read from the store)."""
 
 READ_AHEAD_THREAD: Final = "pitwall-read-ahead"
 """Name prefix of :func:`read_ahead`'s worker threads."""
@@ -113,9 +113,10 @@ def _close(items: Iterator[object]) -> None:
 
 
 def parquet_chunks(
-    batches: Iterable[pa.RecordBatch], *, rows_per_group: int = ROW_GROUP_ROWS
+    batches: Iterable[pa.RecordBatch | pa.Table], *, rows_per_group: int = ROW_GROUP_ROWS
 ) -> Iterator[bytes]:
-    """Parquet file bytes for ``batches`` (all with one schema), yielded one row group at a time.
+    """Parquet file bytes for ``batches`` (record batches or tables, all with one schema), yielded one row
+    group at a time, each written from the chunks it was cut from (``pitwall.store.rebatch``: no copy).
     Yields nothing when there are no batches. ``batches`` are read one ahead on a worker thread
     (:func:`read_ahead`)."""
     groups = rebatch(read_ahead(batches), rows_per_group)
@@ -127,7 +128,7 @@ def parquet_chunks(
         sink, group.schema, memory_pool=EXPORT_MEMORY_POOL, **writer_options(group.schema)
     ) as writer:
         while group is not None:
-            writer.write_batch(group, row_group_size=rows_per_group)
+            writer.write_table(group, row_group_size=rows_per_group)
             del group  # written: from here on only the next row group is held
             yield sink.drain()
             group = next(groups, None)

@@ -12,9 +12,9 @@ import pyarrow as pa
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 EXPORT_MEMORY_POOL: Final = pa.system_memory_pool()
-"""Arrow memory of an export's copies (re-cut batches here, the route's parquet writer): the C allocator, whose
-freed blocks the next row group reuses. With pyarrow's default pool (mimalloc) the export of a 4-h session
-peaked ~15 MB higher (``benchmarks/README.md``, session 6)."""
+"""Arrow memory of an export's parquet writer (the route's): the C allocator, whose freed blocks the next row
+group reuses. With pyarrow's default pool (mimalloc) the export of a 4-h session peaked ~15 MB higher
+(``benchmarks/README.md``, session 6)."""
 
 
 def utc(moment: datetime) -> datetime:
@@ -89,19 +89,21 @@ def _canonical(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     return col.cast(target).alias(name)
 
 
-def rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """Re-cut record batches (one schema) into batches of exactly ``rows`` rows (the last one may be shorter).
+def rebatch(batches: Iterable[pa.RecordBatch | pa.Table], rows: int) -> Iterator[pa.Table]:
+    """Re-cut record batches or tables (one schema) into tables of exactly ``rows`` rows (the last one may be
+    shorter), made of the input's own chunks: nothing is copied.
 
-    Backends chunk results differently; equal batch boundaries make equal parquet row groups. Memory is
-    bounded by one output batch plus the input read since it, however many batches pass: no reference to a
-    batch handed out (or to the rows it was cut from) is kept while the next input is read. A batch that
-    already has ``rows`` rows passes through without a copy.
+    Backends chunk results differently; equal row counts make equal parquet row groups: pyarrow's writer gives
+    the same bytes however a row group's rows are chunked (``tests/api/test_exports_api.py`` holds it to that;
+    also checked with 400,000-row groups, several data pages per column). Memory is bounded by one output table
+    plus the input read since it, however many batches pass: no reference to a table handed out (or to the
+    rows it was cut from) is kept while the next input is read.
     """
-    pending: list[pa.RecordBatch] = []
+    pending: list[pa.Table] = []
     held = 0
     for batch in batches:
         if batch.num_rows:
-            pending.append(batch)
+            pending.append(batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch]))
             held += batch.num_rows
         del batch
         while held >= rows:
@@ -113,11 +115,12 @@ def rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordB
         yield _joined(pending)
 
 
-def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    return batches[0] if len(batches) == 1 else pa.concat_batches(batches, memory_pool=EXPORT_MEMORY_POOL)
+def _joined(tables: list[pa.Table]) -> pa.Table:
+    """``tables`` as one table of their chunks side by side (no copy)."""
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
-def _cut(batches: list[pa.RecordBatch], rows: int) -> tuple[pa.RecordBatch, list[pa.RecordBatch]]:
-    """The first ``rows`` rows of ``batches`` (which hold at least that many) and the rest."""
-    joined = _joined(batches)
+def _cut(tables: list[pa.Table], rows: int) -> tuple[pa.Table, list[pa.Table]]:
+    """The first ``rows`` rows of ``tables`` (which hold at least that many) and the rest."""
+    joined = _joined(tables)
     return joined.slice(0, rows), [joined.slice(rows)] if joined.num_rows > rows else []

@@ -846,17 +846,16 @@ class SqlStore(ABC):
         key, value = cls._key(db, table, session_id)
         return f"FROM {table} WHERE {key} = ?", [value]
 
-    def export_batches(
-        self, session_id: str, table: str, *, batch_rows: int = 50_000
-    ) -> Iterator[pa.RecordBatch]:
-        """Stream ``table`` for a session as record batches of exactly ``batch_rows`` rows (last one shorter)
-        with :func:`export_schema`'s schema on every backend, from one read snapshot, in a fixed order
+    def export_batches(self, session_id: str, table: str, *, batch_rows: int = 50_000) -> Iterator[pa.Table]:
+        """Stream ``table`` for a session as Arrow tables of exactly ``batch_rows`` rows (last one shorter),
+        each made of the pages read without a copy (:func:`rebatch`), with :func:`export_schema`'s schema on
+        every backend, from one read snapshot, in a fixed order
         (telemetry by ``frame_idx``; signals by name, time, value; registry and capabilities by name).
         ``ValueError`` (raised immediately) for a table that is not exported."""
         _export_columns(table)
         return self._stream(session_id, table, batch_rows)
 
-    def _stream(self, session_id: str, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def _stream(self, session_id: str, table: str, batch_rows: int) -> Iterator[pa.Table]:
         with self._read() as db:
             db.begin_read()
             try:

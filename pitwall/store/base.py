@@ -211,10 +211,8 @@ class Store(Protocol):
     def revoke_spectator_token(self, token_hash: str) -> bool: ...
 
     # export -------------------------------------------------------------------------------------------
-    def export_batches(
-        self, session_id: str, table: str, *, batch_rows: int = 50_000
-    ) -> Iterator[pa.RecordBatch]:
-        """Stream one of :data:`pitwall.schema.EXPORT_TABLES` for a session as record batches whose schema
-        is identical on every backend (``schema.arrow_schema``)."""
+    def export_batches(self, session_id: str, table: str, *, batch_rows: int = 50_000) -> Iterator[pa.Table]:
+        """Stream one of :data:`pitwall.schema.EXPORT_TABLES` for a session as Arrow tables of ``batch_rows``
+        rows whose schema is identical on every backend (``schema.arrow_schema``)."""
 
     def export_row_count(self, session_id: str, table: str) -> int: ...

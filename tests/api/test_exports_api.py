@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,7 +17,8 @@ from litestar.testing import TestClient
 from pitwall import schema
 from pitwall.api.app import create_app
 from pitwall.api.exports import READ_AHEAD_THREAD, ROW_GROUP_ROWS, parquet_chunks, read_ahead
-from pitwall.store import Store
+from pitwall.formats.vbo import read_vbo
+from pitwall.store import Store, export_schema
 from tests.api.conftest import RUN04, make_settings
 from tests.store.frames import session_import, telemetry
 
@@ -98,6 +100,21 @@ def test_parquet_chunks_cut_exact_row_groups_whatever_the_batches() -> None:
     ]
     assert pq.read_table(io.BytesIO(data)).equals(table)
     assert list(parquet_chunks([])) == []
+
+
+@pytest.mark.parametrize("table", ["telemetry", "telemetry_signals"])
+def test_a_row_group_written_from_pieces_is_the_same_bytes(table: str) -> None:
+    """Row groups are written from the pieces they were cut from (no join): the file must not depend on where
+    the pieces end. A real recording's rows (Run04, every column of the export), repeated past two row groups,
+    written whole and cut at odd places."""
+    recording = read_vbo(RUN04)
+    frame = recording.telemetry if table == "telemetry" else recording.signals
+    rows = frame.with_columns(session_id=pl.lit("rdam")).select(export_schema(table).names)
+    repeats = (2 * ROW_GROUP_ROWS + 123) // rows.height + 1
+    whole = pl.concat([rows] * repeats).head(2 * ROW_GROUP_ROWS + 123).to_arrow().cast(export_schema(table))
+    expected = b"".join(parquet_chunks([whole.combine_chunks().to_batches()[0]]))
+    for size in (7_777, 1_001, 49_999):
+        assert b"".join(parquet_chunks(whole.to_batches(max_chunksize=size))) == expected, size
 
 
 class _Source:

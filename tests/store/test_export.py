@@ -23,7 +23,7 @@ def _parquet(store: Store, session_id: str, table: str, batch_rows: int) -> byte
     sink = io.BytesIO()
     with pq.ParquetWriter(sink, export_schema(table)) as writer:
         for batch in store.export_batches(session_id, table, batch_rows=batch_rows):
-            writer.write_batch(batch)
+            writer.write_table(batch)
     return sink.getvalue()
 
 
@@ -62,7 +62,7 @@ def test_batches_have_the_schema_and_exact_sizes(store: Store, table: str) -> No
 def test_telemetry_export_is_the_session_in_frame_order(store: Store) -> None:
     store.import_session(session_import("a"))
     store.import_session(session_import("b"))
-    exported = pa.Table.from_batches(list(store.export_batches("a", "telemetry")))
+    exported = pa.concat_tables(store.export_batches("a", "telemetry"))
     assert exported.column("session_id").unique().to_pylist() == ["a"]
     assert exported.column("frame_idx").to_pylist() == list(range(telemetry().height))
     assert exported.schema == schema.arrow_schema(schema.TELEMETRY)
@@ -70,7 +70,7 @@ def test_telemetry_export_is_the_session_in_frame_order(store: Store) -> None:
 
 def test_registry_export_is_stamped_with_the_session(store: Store) -> None:
     store.import_session(session_import())
-    exported = pa.Table.from_batches(list(store.export_batches("ra-fp1", "signal_registry")))
+    exported = pa.concat_tables(store.export_batches("ra-fp1", "signal_registry"))
     assert exported.schema.names == ["session_id", *schema.SIGNAL_REGISTRY]
     assert set(exported.column("session_id").to_pylist()) == {"ra-fp1"}
     assert (
@@ -113,7 +113,7 @@ def test_telemetry_export_is_in_frame_order_whatever_the_stored_order(tmp_path: 
     for backend in BACKENDS:
         opened = new_store(tmp_path, backend)
         opened.import_session(replace(session_import(), telemetry=telemetry(rows)))
-        expected = pa.Table.from_batches(list(opened.export_batches("ra-fp1", "telemetry")))
+        expected = pa.concat_tables(opened.export_batches("ra-fp1", "telemetry"))
         path = opened.path
         opened.close()
         _store_first_rows_last(path, backend, 12)
@@ -121,7 +121,7 @@ def test_telemetry_export_is_in_frame_order_whatever_the_stored_order(tmp_path: 
         try:
             batches = list(reopened.export_batches("ra-fp1", "telemetry", batch_rows=batch_rows))
             assert [b.num_rows for b in batches] == [10, 10, 3]
-            assert pa.Table.from_batches(batches) == expected
+            assert pa.concat_tables(batches) == expected
             assert expected.column("frame_idx").to_pylist() == list(range(rows))
             files[backend] = _parquet(reopened, "ra-fp1", "telemetry", batch_rows)
         finally:
@@ -129,13 +129,17 @@ def test_telemetry_export_is_in_frame_order_whatever_the_stored_order(tmp_path: 
     assert files["duckdb"] == files["sqlite"]
 
 
-def test_rebatch_cuts_exact_batches_and_passes_whole_ones_through() -> None:
+def test_rebatch_cuts_exact_tables_without_copying() -> None:
     table = pa.table({"x": list(range(25)), "y": [str(i) for i in range(25)]})
     ragged = [*table.slice(0, 3).to_batches(), *table.slice(3, 0).to_batches(), *table.slice(3).to_batches(7)]
     cut = list(rebatch(ragged, 10))
-    assert [b.num_rows for b in cut] == [10, 10, 5]
-    assert pa.Table.from_batches(cut) == table
-    whole = table.slice(0, 10).to_batches()[0]
-    (passed,) = rebatch([whole], 10)
-    assert passed.column(0).buffers()[1].address == whole.column(0).buffers()[1].address  # not copied
+    assert [t.num_rows for t in cut] == [10, 10, 5]
+    assert pa.concat_tables(cut) == table
+    # every output chunk points into the input's own buffer (a copy would have a buffer of its own)
+    source = table.column("x").chunks[0].buffers()[1].address
+    assert {chunk.buffers()[1].address for t in cut for chunk in t.column("x").chunks} == {source}
+    assert [t.column("x").num_chunks for t in cut] == [2, 2, 2]  # 3 + 7, 7 + 3 (of 7), 4 + 1
+    whole = table.slice(0, 10)
+    (passed,) = rebatch([whole, *table.slice(10, 0).to_batches()], 10)
+    assert passed.column(0).chunks[0].buffers()[1].address == whole.column(0).chunks[0].buffers()[1].address
     assert list(rebatch([], 10)) == []

@@ -60,7 +60,7 @@ def test_real_export_is_byte_identical_across_backends(tmp_path: Path, recording
                 sink = io.BytesIO()
                 with pq.ParquetWriter(sink, export_schema(table)) as writer:
                     for batch in store.export_batches("run04", table):
-                        writer.write_batch(batch)
+                        writer.write_table(batch)
                 files[backend][table] = sink.getvalue()
         finally:
             store.close()

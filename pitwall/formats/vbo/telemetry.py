@@ -48,10 +48,10 @@ def _build_telemetry(
     ``__tod`` column, see :meth:`_DataBlock.read`).
 
     The facts that shape the result (rows to drop, degrees or minutes, midnight rollover, stale clock) are
-    read off the time of day and the coordinates in numpy (Polars only for a leading run before lock). Then ``t_s`` (s) and the positions (degrees) are computed once; the
-    cumulative distance (m, numpy) runs on this thread while a worker collects one ``select`` of the other
-    canonical columns, each cast to its :data:`pitwall.schema.TELEMETRY` dtype, and the tall sink of the kept
-    rows' other channels.
+    read off the time of day and the coordinates in numpy (Polars only for a leading run before lock). Then
+    ``t_s`` (s) and the positions (degrees) are computed once; the cumulative distance (m, numpy) runs on this
+    thread while a worker collects one ``select`` of the other canonical columns, each cast to its
+    :data:`pitwall.schema.TELEMETRY` dtype, and the tall sink of the kept rows' other channels.
     """
     wide: dict[str, pl.Expr] = {}
     quantity_column: dict[str, str] = {}
@@ -74,20 +74,14 @@ def _build_telemetry(
     zero_position = (pl.col(position[0]) == 0) & (pl.col(position[1]) == 0) if position else pl.lit(False)
 
     # Rows before GPS lock (a leading run) and duplicate timestamps after it are removed (no copy when there
-    # is nothing to remove, the usual case).
+    # is nothing to remove, the usual case). The facts, in numpy on the time of day (never null: the read
+    # rejects an invalid one), assuming the usual case (the first row is already locked); the leading run is
+    # measured only when the first row is not certainly locked.
     tod = pl.col("__tod")
-    step = tod.shift(-1) - tod
-    step = pl.when(step < -_DAY_US // 2).then(step + _DAY_US).otherwise(step)
-    stray = ((step < 0) | (step > _PREFIX_GAP_US)).fill_null(False)
-    before_lock = (tod == 0) | zero_position | stray  # a null neither counts nor ends the leading run
-
-    # The facts, in numpy on the time of day (never null: the read rejects an invalid one), assuming the usual
-    # case (the first row is already locked); the leading run's length is worked out in Polars only when the
-    # first row is not certainly locked.
     tod_us = frame.get_column("__tod").to_numpy()
     n_prefix = 0
     if not _first_row_locked(frame, tod_us, position):
-        n_prefix = int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
+        n_prefix = _leading_run(frame, tod_us, zero_position)
     # A stale clock before lock (the last session's time, then a jump to the real time): everything up to the
     # last jump among the first rows is pre-lock too, whatever positions those rows carry.
     head = max(_STALE_PREFIX_MIN_ROWS, int(frame.height * _STALE_PREFIX_FRACTION))
@@ -170,18 +164,32 @@ def _unwrapped_steps(tod_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return steps
 
 
+def _unlocked_clock(tod_us: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Per row, what its clock says of GPS lock: no time of day (0), or a step to the next row (midnight
+    unwrapped) that goes back or is longer than :data:`_PREFIX_GAP_US` (an isolated row before the session);
+    the last row has no step."""
+    steps = _unwrapped_steps(tod_us)
+    return (tod_us == 0) | np.append((steps < 0) | (steps > _PREFIX_GAP_US), False)
+
+
 def _first_row_locked(
     frame: pl.DataFrame, tod_us: npt.NDArray[np.int64], position: tuple[str, str] | None
 ) -> bool:
-    """Is the first row of the ``[data]`` frame certainly after GPS lock: a time of day, a position that is not
-    0,0 (a null coordinate leaves that open) and a step to the next row that is neither back nor longer than
-    :data:`_PREFIX_GAP_US`?"""
-    first_step = _unwrapped_steps(tod_us[:2])
-    if tod_us[0] == 0 or (first_step.size and not 0 <= first_step[0] <= _PREFIX_GAP_US):
+    """Is the first row of the ``[data]`` frame certainly after GPS lock: its clock fine
+    (:func:`_unlocked_clock`) and a position that is not 0,0 (a null coordinate leaves that open)?"""
+    if _unlocked_clock(tod_us[:2])[0]:
         return False
     if position is None:
         return True
     return any(value is not None and value != 0 for value in (frame.get_column(c)[0] for c in position))
+
+
+def _leading_run(frame: pl.DataFrame, tod_us: npt.NDArray[np.int64], zero_position: pl.Expr) -> int:
+    """Rows before GPS lock at the start of the ``[data]`` frame: the leading run of rows whose clock says so
+    (:func:`_unlocked_clock`) or whose position is 0,0 (``zero_position``); a row with a null coordinate (and
+    the other 0 or null) neither counts nor ends the run."""
+    before_lock = pl.lit(pl.Series(_unlocked_clock(tod_us))) | zero_position
+    return int(frame.select(before_lock.cast(pl.Int8).cum_min().sum()).item())
 
 
 def _largest_magnitude(frame: pl.DataFrame, columns: tuple[str, ...]) -> float | None:

@@ -166,6 +166,10 @@ def _update(digest: hashlib._Hash, column: pl.Series) -> None:
         digest.update(np.ascontiguousarray(chunk.to_numpy()).data)
 
 
+NAME_BLOCK_ROWS: Final = 2048
+"""Tall row names per piece of :func:`_row_names_utf8` (~30 KB: well below the C allocator's mmap threshold)."""
+
+
 def _row_names_utf8(runs: list[tuple[str, pl.DataFrame]]) -> Iterator[bytes]:
     """The name of every tall row, NUL-separated, UTF-8: the bytes of ``"\x00".join(names).encode()`` in pieces
     of at most :data:`NAME_BLOCK_ROWS` names — without a Python ``str`` per row, nor the whole (~7 MB for an
@@ -182,10 +186,6 @@ def _row_names_utf8(runs: list[tuple[str, pl.DataFrame]]) -> Iterator[bytes]:
             yield block
         if n % NAME_BLOCK_ROWS:
             yield unit * (n % NAME_BLOCK_ROWS)
-
-
-NAME_BLOCK_ROWS: Final = 2048
-"""Tall row names per piece of :func:`_row_names_utf8` (~30 KB: well below the C allocator's mmap threshold)."""
 
 
 CLOCK_REPAIRS_LISTED = 20

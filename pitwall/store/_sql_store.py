@@ -849,8 +849,8 @@ class SqlStore(ABC):
     def export_batches(self, session_id: str, table: str, *, batch_rows: int = 50_000) -> Iterator[pa.Table]:
         """Stream ``table`` for a session as Arrow tables of exactly ``batch_rows`` rows (last one shorter),
         each made of the pages read without a copy (:func:`rebatch`), with :func:`export_schema`'s schema on
-        every backend, from one read snapshot, in a fixed order
-        (telemetry by ``frame_idx``; signals by name, time, value; registry and capabilities by name).
+        every backend, from one read snapshot, in a fixed order (telemetry by ``frame_idx``; signals by name,
+        time, value; registry and capabilities by name).
         ``ValueError`` (raised immediately) for a table that is not exported."""
         _export_columns(table)
         return self._stream(session_id, table, batch_rows)

@@ -139,31 +139,34 @@ def find_logger_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutco
     return list(files), others
 
 
-def _parse_job(path: Path) -> ParsedImport | str:
-    """Worker: the parsed file, or the reason it cannot be parsed (a string pickles safely)."""
+def _parse_job(path: Path, legacy_hash: bool) -> ParsedImport | str:
+    """Worker: the parsed file (with its legacy hash when asked, see :func:`parse_for_import`), or the reason
+    it cannot be parsed (a string pickles safely)."""
     try:
-        return parse_for_import(path)
+        return parse_for_import(path, legacy_hash=legacy_hash)
     except Exception as exc:  # every per-file failure is reported, none stops the batch
         return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
 
 
-def parsed_in_order(paths: list[Path], jobs: int) -> Iterator[tuple[Path, ParsedImport | str]]:
+def parsed_in_order(
+    paths: list[Path], jobs: int, *, legacy_hash: bool = False
+) -> Iterator[tuple[Path, ParsedImport | str]]:
     """``(path, parsed or error)`` in the order of ``paths``; parsed by ``jobs`` spawned processes with at most
-    ``2 × jobs`` files in flight (bounded memory)."""
+    ``2 × jobs`` files in flight (bounded memory); ``legacy_hash`` as in :func:`parse_for_import`."""
     if jobs <= 1 or len(paths) <= 1:
-        yield from ((path, _parse_job(path)) for path in paths)
+        yield from ((path, _parse_job(path, legacy_hash)) for path in paths)
         return
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=get_context("spawn")) as pool:
         queue = iter(paths)
         window: deque[tuple[Path, Future[ParsedImport | str]]] = deque()
         for path in queue:
-            window.append((path, pool.submit(_parse_job, path)))
+            window.append((path, pool.submit(_parse_job, path, legacy_hash)))
             if len(window) >= 2 * jobs:
                 break
         while window:
             path, future = window.popleft()
             if (following := next(queue, None)) is not None:
-                window.append((following, pool.submit(_parse_job, following)))
+                window.append((following, pool.submit(_parse_job, following, legacy_hash)))
             try:
                 yield path, future.result()
             except Exception as exc:  # a crashed worker fails its file only
@@ -181,7 +184,7 @@ def import_into_store(
 ) -> None:
     """Import ``files`` into ``store``: parsed in parallel, written here one by one (a recording already
     stored is ``skipped`` by its data hash)."""
-    for path, parsed in parsed_in_order(files, jobs):
+    for path, parsed in parsed_in_order(files, jobs, legacy_hash=store.holds_legacy_hashes()):
         if isinstance(parsed, str):
             on_outcome(FileOutcome.failed(path, parsed))
             continue

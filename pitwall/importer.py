@@ -35,7 +35,14 @@ from pitwall.formats.vbo import VboRecording
 from pitwall.learned_tracks import gate_lap_marks, learn_track, learnt_track_id, loop_lap_marks
 from pitwall.session_view import session_laps
 from pitwall.store import prepare
-from pitwall.store.base import DuplicateContent, SessionExists, SessionImport, SessionRow, Store
+from pitwall.store.base import (
+    LEGACY_HASH_PREFIX,
+    DuplicateContent,
+    SessionExists,
+    SessionImport,
+    SessionRow,
+    Store,
+)
 from pitwall.track import Track
 from pitwall.validate import first_bad_signal, first_bad_value
 
@@ -70,6 +77,7 @@ class ParsedImport:
     clock: dict[str, Any] = dataclasses.field(
         default_factory=dict
     )  # clock faults repaired (pitwall.analysis.clock)
+    legacy_hash: str = ""  # recording_hash(legacy=True), when asked for (see parse_for_import)
 
 
 @dataclass(frozen=True)
@@ -116,8 +124,10 @@ def check_session_id(session_id: str) -> str:
     return session_id
 
 
-def parse_for_import(path: str | Path) -> ParsedImport:
+def parse_for_import(path: str | Path, *, legacy_hash: bool = False) -> ParsedImport:
     """Read and parse one logger file of any supported format (no database access; safe in worker processes).
+    ``legacy_hash`` adds the recording's hash as databases stored it before migration 6
+    (:meth:`~pitwall.store.base.Store.holds_legacy_hashes` says whether the target database has any).
 
     Raises :class:`~pitwall.formats.errors.ReadError` for a file that cannot be read, is in an unsupported
     format or cannot be parsed.
@@ -130,19 +140,27 @@ def parse_for_import(path: str | Path) -> ParsedImport:
     recording = read_recording(data, name=str(path))
     refuse_bad_values(recording)
     content_hash = recording_hash(recording)  # of the samples as logged, before any repair
+    legacy = recording_hash(recording, legacy=True) if legacy_hash else ""
     recording, clock = repaired_clock(recording)
-    return ParsedImport(path, content_hash, recording, clock)
+    return ParsedImport(path, content_hash, recording, clock, legacy)
 
 
-def recording_hash(recording: VboRecording) -> str:
-    """sha256 hex of a recording's samples: every canonical telemetry column (in schema order, as float64
-    bytes with NaN for null; ``utc`` as epoch µs) and the tall signals (name, time, value). Independent of the
-    file's header, comments, line endings and number formatting, so a re-export of the same samples is
-    recognised as the same recording."""
+def recording_hash(recording: VboRecording, *, legacy: bool = False) -> str:
+    """sha256 hex of a recording's samples as logged: every canonical telemetry column the logger wrote (in
+    schema order, as float64 bytes with NaN for null; ``utc`` as epoch µs; not the
+    :data:`~pitwall.schema.COMPUTED_TELEMETRY` the reader or the import work out) and the tall signals (name,
+    time, value). Independent of the file's header, comments, line endings and number formatting, so a
+    re-export of the same samples is recognised as the same recording; and of the machine: the computed
+    ``distance_m`` comes from numpy's trigonometry, whose last bits differ between CPUs (SVML kernels on
+    AVX-512) and numpy versions.
+
+    ``legacy``: the hash databases stored before migration 6 (:data:`~pitwall.store.base.LEGACY_HASH_PREFIX`),
+    which also took in the computed columns but ``frame_idx``; only for recognising those sessions."""
     digest = hashlib.sha256()
     telemetry = recording.telemetry
+    skipped = ("session_id", "frame_idx") if legacy else ("session_id", *schema.COMPUTED_TELEMETRY)
     for name in schema.TELEMETRY:
-        if name in ("session_id", "frame_idx"):
+        if name in skipped:
             continue
         column = telemetry.get_column(name)
         if name == "utc":
@@ -230,13 +248,18 @@ def refuse_bad_values(recording: VboRecording) -> None:
         raise ReadError(recording.path, reason)
 
 
-def skipped_result(store: Store, content_hash: str, path: Path) -> ImportResult | None:
-    """The ``skipped`` result when a file with this sha256 was imported before, else ``None``."""
-    existing = store.find_session_by_hash(content_hash)
+def skipped_result(store: Store, parsed: ParsedImport) -> ImportResult | None:
+    """The ``skipped`` result when the parsed recording was imported before, else ``None``. A session found by
+    its legacy hash (stored before migration 6) is given the current one, so it is found directly next time."""
+    existing = store.find_session_by_hash(parsed.content_hash)
+    if existing is None and parsed.legacy_hash:
+        existing = store.find_session_by_hash(LEGACY_HASH_PREFIX + parsed.legacy_hash)
+        if existing is not None:
+            store.update_session(existing, content_hash=parsed.content_hash)
     if existing is None:
         return None
     row = store.get_session(existing)
-    return _result("skipped", store, row, path)
+    return _result("skipped", store, row, parsed.path)
 
 
 def import_vbo_file(
@@ -255,10 +278,14 @@ def import_vbo_file(
 
     Raises ``ReadError`` (unreadable file), :class:`InvalidSessionId`, ``SessionExists`` (explicit id taken).
     """
-    parsed = source if isinstance(source, ParsedImport) else parse_for_import(source)
+    parsed = (
+        source
+        if isinstance(source, ParsedImport)
+        else parse_for_import(source, legacy_hash=store.holds_legacy_hashes())
+    )
     if session_id is not None:
         check_session_id(session_id)
-    if (skipped := skipped_result(store, parsed.content_hash, parsed.path)) is not None:
+    if (skipped := skipped_result(store, parsed)) is not None:
         return skipped
     recording = parsed.recording
     track = detect_session_track(recording, library) or learn_session_track(recording, library)

@@ -62,6 +62,9 @@ TELEMETRY: Final[dict[str, pl.DataType]] = {
 }
 """Canonical wide telemetry columns in storage order."""
 
+COMPUTED_TELEMETRY: Final = ("frame_idx", "distance_m", "s_m", "offset_m", "lap")
+"""Canonical columns worked out from the samples (index, GPS distance, track position, lap) rather than logged."""
+
 TELEMETRY_REQUIRED: Final = ("session_id", "frame_idx", "t_s")
 """Columns that are never null in stored telemetry."""
 

@@ -39,6 +39,7 @@ from pitwall.store._tables import (
     TABLES,
 )
 from pitwall.store.base import (
+    LEGACY_HASH_PREFIX,
     DuplicateContent,
     SessionExists,
     SessionImport,
@@ -435,6 +436,14 @@ class SqlStore(ABC):
                 (content_hash,),
             )
         return str(rows[0][0]) if rows else None
+
+    def holds_legacy_hashes(self) -> bool:
+        with self._read() as db:
+            return bool(
+                db.fetch_rows(
+                    "SELECT 1 FROM sessions WHERE content_hash LIKE ? LIMIT 1", (LEGACY_HASH_PREFIX + "%",)
+                )
+            )
 
     def delete_session(self, session_id: str) -> None:
         """Remove a session and its rows in every session-scoped table."""

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import polars as pl
 import pyarrow as pa
+
+LEGACY_HASH_PREFIX: Final = "v1:"
+"""Marks a ``content_hash`` stored before migration 6, when :func:`pitwall.importer.recording_hash` still took
+in the computed distance (whose last bits depend on the CPU and numpy): such a session is recognised by its
+legacy hash on re-import and then given the current one."""
 
 
 class StoreError(Exception):
@@ -59,7 +64,7 @@ class SessionRow:
     note: str = ""
     source: str = "api"  # api | vbo | live | simulator | replay
     vbo_source: str = ""  # file name of an imported VBO
-    content_hash: str = ""  # sha256 of an imported file, for idempotent imports
+    content_hash: str = ""  # pitwall.importer.recording_hash of an imported file, for idempotent imports
     ended_at: datetime | None = None
     n_frames: int = 0
     duration_s: float = 0.0
@@ -119,6 +124,9 @@ class Store(Protocol):
 
     def find_session_by_hash(self, content_hash: str) -> str | None:
         """The id of a session imported from a file with this sha256, if any."""
+
+    def holds_legacy_hashes(self) -> bool:
+        """Does a session still carry a hash stored before migration 6 (:data:`LEGACY_HASH_PREFIX`)?"""
 
     def delete_session(self, session_id: str) -> None:
         """Remove a session and every row that belongs to it."""

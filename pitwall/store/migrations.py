@@ -29,7 +29,7 @@ from pitwall.store._tables import (
     index_name,
     index_sql,
 )
-from pitwall.store.base import StoreError
+from pitwall.store.base import LEGACY_HASH_PREFIX, StoreError
 
 OBD2_PIDS_PATH = DATA_DIR / "registry" / "obd2_pids.json"
 
@@ -120,12 +120,22 @@ def _session_seq(db: Db) -> None:
             )
 
 
+def _legacy_hashes(db: Db) -> None:
+    """Every stored ``content_hash`` marked :data:`~pitwall.store.base.LEGACY_HASH_PREFIX`: it was computed
+    with the distance, which the hash no longer takes in (the importer still recognises such sessions)."""
+    db.execute(
+        "UPDATE sessions SET content_hash = ? || content_hash WHERE content_hash <> '' AND content_hash NOT LIKE ?",
+        (LEGACY_HASH_PREFIX, LEGACY_HASH_PREFIX + "%"),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contract tables; signal_registry seeded with 54 OBD-II PIDs", _initial),
     Migration(2, "spectator tokens scoped to a session", _token_scope),
     Migration(3, "laps marked with the clock faults repaired inside them", _lap_clock_repairs),
     Migration(4, "telemetry keeps its track position (s_m, offset_m) from the import", _telemetry_offset),
     Migration(5, "sessions numbered; telemetry and signals read by that number", _session_seq),
+    Migration(6, "content hashes of the logged samples only; older ones marked legacy", _legacy_hashes),
 )
 """Every migration, in version order (1, 2, 3…)."""
 

@@ -76,12 +76,12 @@ def test_register_signals_adds_only_new_names(store: Store) -> None:
 
 
 def test_schema_version_and_reopen_applies_nothing_twice(store: Store, tmp_path: Path) -> None:
-    assert store.schema_version == len(MIGRATIONS) == 5
+    assert store.schema_version == len(MIGRATIONS) == 6
     backend = store.backend
     store.close()
     reopened = new_store(tmp_path, backend)
     try:
-        assert reopened.schema_version == 5
+        assert reopened.schema_version == 6
         assert reopened.list_registry().height == 54
     finally:
         reopened.close()

@@ -266,6 +266,14 @@ def pedal_behavior(
 
 
 @per_view
+def incident_events(view: SessionView, **thresholds: float) -> pl.DataFrame:
+    """The incidents of the view's complete laps (:func:`~pitwall.analysis.incidents.detect_incidents` with
+    every one of its ``thresholds`` given by name): one computation per session version and limits, shared by
+    ``/incidents`` and ``/clips`` (which cuts those at the default limits)."""
+    return detect_incidents(view.driving, **thresholds).collect()
+
+
+@per_view
 def incidents_body(
     view: SessionView,
     spin_dps: float,
@@ -282,7 +290,7 @@ def incidents_body(
         "stop_kph": stop_kph,
         "stop_min_s": stop_min_s,
     }
-    found = detect_incidents(view.driving, **thresholds).collect()
+    found = incident_events(view, **{**INCIDENT_THRESHOLDS.as_dict(), **thresholds})
     return Incidents(
         session_id=view.session_id, count=found.height, thresholds=thresholds, incidents=rows(found, Incident)
     )

@@ -15,7 +15,7 @@ from litestar import Router
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from pitwall.analysis.incidents import INCIDENT_THRESHOLDS, detect_incidents
+from pitwall.analysis.incidents import INCIDENT_THRESHOLDS
 from pitwall.analysis.maps import lap_polylines, reference_polyline
 from pitwall.analysis.video import (
     clip_windows,
@@ -25,6 +25,7 @@ from pitwall.analysis.video import (
     video_clips,
     video_timeline,
 )
+from pitwall.api.braking import incident_events
 from pitwall.api.deps import store_of
 from pitwall.api.views import SessionId, per_view, rows, session_get, view_of
 from pitwall.session_view import SessionView
@@ -138,12 +139,6 @@ def _telemetry_timeline(view: SessionView) -> pl.DataFrame:
 
 
 @per_view
-def _incident_events(view: SessionView) -> pl.DataFrame:
-    """The incidents ``/clips`` cuts: those of ``/incidents`` at its default thresholds."""
-    return detect_incidents(view.driving, **INCIDENT_THRESHOLDS.as_dict()).collect()
-
-
-@per_view
 def track_map_body(view: SessionView, max_points: int) -> TrackMap:
     """The body of :func:`track_map` (computed once per session version and arguments)."""
     traces = lap_polylines(view.telemetry, max_points_per_lap=max_points).collect()
@@ -226,7 +221,7 @@ def clips(
     if timeline is None:
         return Clips(session_id=session_id, available=False, reason=NO_VIDEO, clips=[])
     laps = view.laps.lazy() if kind != "incidents" else view.laps.lazy().head(0)
-    found = _incident_events(view)
+    found = incident_events(view, **INCIDENT_THRESHOLDS.as_dict())
     events = found.lazy() if kind != "laps" else found.lazy().head(0)
     cut = video_clips(timeline, clip_windows(laps, events, pre_s=pre_s, post_s=post_s)).collect()
     return Clips(session_id=session_id, available=True, reason=None, clips=rows(cut, Clip))

@@ -33,6 +33,7 @@ from pitwall.live.physics import lap_profile, lap_time_s
 from pitwall.store import BACKENDS, Store, open_store
 from pitwall.store.base import SessionRow
 from pitwall.store.lake import LakeStore, ReadOnlyStore
+from pitwall.store.layered import LayeredStore
 from tests.analysis import simulate_laps
 from tests.conftest import new_store
 
@@ -374,3 +375,27 @@ def test_the_server_opens_a_lake_beside_its_database(lake: Path, tmp_path: Path)
         )  # own, the live one, the import: nothing of the lake
     finally:
         store.close()
+
+
+def test_a_lake_beside_a_database_lists_laps_newest_session_first(lake: Path, tmp_path: Path) -> None:
+    """Laps of every session, merged from the database and the lake in the stores' own order (newest session
+    first, then by lap), so a limit keeps the newest wherever they are stored."""
+    store = open_store(tmp_path / "own.duckdb")
+    own = import_vbo_file(
+        store, SAMPLES / "25IR05_RdAm_FP1_Run01_KO.vbo", library=TrackLibrary(), driver="Me"
+    )
+    layered = LayeredStore(store, LakeStore(lake))
+    try:
+        laps = layered.list_laps(limit=1000)
+        assert {own.session_id} < set(laps["session_id"]) and laps["driver"].n_unique() == 5
+        newest = laps.sort("started_at", descending=True)["session_id"][0]
+        assert layered.holder(newest) is layered.lake  # the database's laps are not the newest
+        starts = [
+            (-row["started_at"].timestamp(), row["session_id"], row["lap"])
+            for row in laps.iter_rows(named=True)
+        ]
+        assert starts == sorted(starts)
+        assert_frame_equal(layered.list_laps(limit=3), laps.head(3))
+        assert layered.list_laps(limit=3)["session_id"].to_list() == [newest] * 3
+    finally:
+        layered.close()

@@ -102,11 +102,21 @@ LEADERBOARD_COLUMNS: Final[dict[str, pl.DataType]] = {
     "clock_repairs": pl.Int32(),
 }
 
+LAP_LIST_ORDER: Final = {
+    "started_at": True,
+    "session_id": False,
+    "lap": False,
+    "t_start_s": False,
+    "method": False,
+}
+"""How lap listings are ordered (column → descending; nulls last): newest session first, then by lap number."""
+
 LAP_LIST_COLUMNS: Final[dict[str, pl.DataType]] = {
     **schema.LAPS,
     "driver": pl.String(),
     "car": pl.String(),
     "track": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),  # the session's start: laps are listed newest session first
 }
 
 
@@ -656,13 +666,14 @@ class SqlStore(ABC):
             db.insert_frame("laps", rows)
 
     def list_laps(self, *, session_id: str | None = None, limit: int = 20) -> pl.DataFrame:
-        """Laps (:data:`pitwall.schema.LAPS` + the session's driver, car, track), newest session first, then
-        by lap number."""
+        """Laps (:data:`pitwall.schema.LAPS` + the session's driver, car, track and start) in
+        :data:`LAP_LIST_ORDER`."""
         where, params = ("WHERE l.session_id = ?", [session_id, limit]) if session_id else ("", [limit])
         laps = ", ".join(f"l.{name}" for name in schema.LAPS)
         sql = (
-            f"SELECT {laps}, s.driver, s.car, s.track FROM laps l JOIN sessions s ON s.session_id = l.session_id "
-            f"{where} ORDER BY s.started_at DESC, l.session_id, l.lap, l.t_start_s NULLS LAST, l.method LIMIT ?"
+            f"SELECT {laps}, s.driver, s.car, s.track, s.started_at FROM laps l "
+            f"JOIN sessions s ON s.session_id = l.session_id {where} "
+            "ORDER BY s.started_at DESC, l.session_id, l.lap, l.t_start_s NULLS LAST, l.method NULLS LAST LIMIT ?"
         )
         with self._read() as db:
             return db.fetch_frame(sql, params, LAP_LIST_COLUMNS)

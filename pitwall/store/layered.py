@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from pitwall.store._sql_store import LAP_LIST_ORDER
 from pitwall.store.base import ReadOnlyStore, SessionRow, Store, UnknownSession
 
 SESSION_READS = frozenset(
@@ -109,12 +110,16 @@ class LayeredStore:
         return _newest(frames, "started_at", limit)
 
     def list_laps(self, *, session_id: str | None = None, limit: int = 20) -> pl.DataFrame:
-        """One session's laps (from the store that holds it), or both stores' laps, the database's first."""
+        """One session's laps (from the store that holds it), or both stores' laps merged in the stores' own
+        order (:data:`~pitwall.store._sql_store.LAP_LIST_ORDER`: newest session first, wherever it is stored)."""
         if session_id is not None:
             store = self.holder(session_id) or self.database  # the database's answer for an unknown id
             return store.list_laps(session_id=session_id, limit=limit)
         frames = [s.list_laps(limit=limit) for s in (self.database, self.lake)]
-        return pl.concat(frames, how="vertical_relaxed").head(limit)
+        merged = pl.concat(frames, how="vertical_relaxed")
+        return merged.sort(
+            list(LAP_LIST_ORDER), descending=list(LAP_LIST_ORDER.values()), nulls_last=True
+        ).head(limit)
 
     def leaderboard(self, *, track: str | None = None, limit: int = 50) -> pl.DataFrame:
         """Best valid flying lap per (driver, car, track) over both stores, fastest first, ranked from 1."""

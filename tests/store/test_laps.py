@@ -35,7 +35,13 @@ def test_replace_laps_keeps_manual_laps(store: Store) -> None:
     listed = store.list_laps(session_id="ra-fp1")
     assert listed.select("lap", "method", "duration_s").rows() == [(1, "gps", 130.5), (3, "manual", 127.25)]
     assert listed.schema == pl.Schema(
-        {**schema.LAPS, "driver": pl.String(), "car": pl.String(), "track": pl.String()}
+        {
+            **schema.LAPS,
+            "driver": pl.String(),
+            "car": pl.String(),
+            "track": pl.String(),
+            "started_at": pl.Datetime("us", "UTC"),
+        }
     )
     assert listed["driver"].unique().to_list() == ["Taha"]
 

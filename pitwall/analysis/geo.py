@@ -6,6 +6,8 @@ to millimetres for timing-line geometry; great-circle distances use the haversin
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 import numpy.typing as npt
 
@@ -41,39 +43,61 @@ def from_local_xy(
 def haversine_m(
     lat1_deg: npt.ArrayLike, lon1_deg: npt.ArrayLike, lat2_deg: npt.ArrayLike, lon2_deg: npt.ArrayLike
 ) -> FloatArray:
-    """Great-circle distance in metres between paired points (broadcasting)."""
+    """Great-circle distance in metres between paired points (broadcasting). The differences are taken in
+    degrees, then converted: a difference of two angles in radians carries their rounding, ~1e-16 rad, which
+    is ~1e-7 of the step between two GPS fixes logged 25 times a second."""
     lat1, lon1, lat2, lon2 = (
-        np.radians(np.asarray(a, dtype=np.float64)) for a in (lat1_deg, lon1_deg, lat2_deg, lon2_deg)
+        np.asarray(a, dtype=np.float64) for a in (lat1_deg, lon1_deg, lat2_deg, lon2_deg)
     )
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    half_lat, half_lon = (lat2 - lat1) * (np.pi / 360), (lon2 - lon1) * (np.pi / 360)  # radians, halved
+    a = np.sin(half_lat) ** 2 + np.cos(np.radians(lat1)) * np.cos(np.radians(lat2)) * np.sin(half_lon) ** 2
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64)
 
 
+SERIES_HALF_ANGLE_RAD: Final = 1e-4
+"""Half-steps (radians of latitude or longitude, ≈ 640 m of latitude) below which :func:`path_steps_m` takes the
+haversine's sines and arcsine from their series: what the series leave out is below 1e-17 of the step."""
+
+
 def path_steps_m(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> FloatArray:
-    """Great-circle distance in metres between consecutive points of a path (length ``n - 1``).
+    """Great-circle distance in metres between consecutive points of a path (length ``n - 1``; NaN for a step
+    touching a NaN fix).
 
-    The same numbers as :func:`haversine_m` on consecutive pairs, bit for bit, with each point's radians and
-    cosine computed once instead of once per step it ends (trigonometry is the cost on long recordings).
+    The haversine, ``2R asin(√a)`` with ``a = sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2)``, where every half-step is
+    below :data:`SERIES_HALF_ANGLE_RAD` (GPS fixes of a moving car, many times a second) with
+    ``sin² u = u² (1 − u²/3)`` and ``asin x = x (1 + x²/6)``: only each point's cosine is trigonometry (computed
+    once; it was the cost on long recordings). Within a few units in the last place of :func:`haversine_m`, which
+    gives the longer steps; both take the differences in degrees (see there).
     """
-    lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
-    lon = np.radians(np.asarray(lon_deg, dtype=np.float64))
-    cos_lat = np.cos(lat)
-    # haversine_m's operations in its order, in place (fewer temporaries): a = sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2)
-    a = _sin_squared_half(np.diff(lat))
-    a += cos_lat[:-1] * cos_lat[1:] * _sin_squared_half(np.diff(lon))
-    np.clip(a, 0.0, 1.0, out=a)
-    np.sqrt(a, out=a)
-    np.arcsin(a, out=a)
-    a *= 2 * EARTH_RADIUS_M
-    return a
+    lat_deg, lon_deg = np.asarray(lat_deg, dtype=np.float64), np.asarray(lon_deg, dtype=np.float64)
+    cos_lat = np.cos(np.radians(lat_deg))
+    half_lat, half_lon = (np.diff(angle) * (np.pi / 360) for angle in (lat_deg, lon_deg))  # radians, halved
+    half_lat *= half_lat
+    half_lon *= half_lon  # from here on the squares
+    longer = np.flatnonzero((half_lat >= SERIES_HALF_ANGLE_RAD**2) | (half_lon >= SERIES_HALF_ANGLE_RAD**2))
+    a = _sin_squared_series(half_lat)
+    a += _sin_squared_series(half_lon) * cos_lat[:-1] * cos_lat[1:]
+    with np.errstate(invalid="ignore"):  # a longer step's series may go negative: it is replaced below
+        np.sqrt(a, out=a)
+    steps = a * a
+    steps *= 1 / 6
+    steps += 1
+    steps *= a
+    steps *= 2 * EARTH_RADIUS_M
+    if longer.size:
+        steps[longer] = haversine_m(
+            lat_deg[longer], lon_deg[longer], lat_deg[longer + 1], lon_deg[longer + 1]
+        )
+    return steps
 
 
-def _sin_squared_half(angle: FloatArray) -> FloatArray:
-    """``sin(angle / 2) ** 2`` (radians), computed in ``angle``'s own buffer."""
-    angle /= 2
-    np.sin(angle, out=angle)
-    np.square(angle, out=angle)
-    return angle
+def _sin_squared_series(squared: FloatArray) -> FloatArray:
+    """``sin² u`` from ``u²`` (radians², below :data:`SERIES_HALF_ANGLE_RAD` squared) as ``u² (1 − u²/3)``,
+    computed in the buffer of ``squared``."""
+    ratio = squared * (-1 / 3)
+    ratio += 1
+    squared *= ratio
+    return squared
 
 
 def bearing_deg(

@@ -50,7 +50,7 @@ import polars as pl
 from scipy.spatial import cKDTree
 
 from pitwall import schema
-from pitwall.analysis.geo import haversine_m, segment_crossings, to_local_xy
+from pitwall.analysis.geo import path_steps_m, segment_crossings, to_local_xy
 from pitwall.track import Gate, Track
 
 LapStrategy = Literal["auto", "gps", "distance", "stint"]
@@ -260,7 +260,7 @@ class _Fixes:
         has_distance = "distance_m" in df.columns and df["distance_m"].null_count() < df.height
         has_speed = "speed_kph" in df.columns and df["speed_kph"].null_count() < df.height
         if gps_ok and not (has_distance and has_speed) and t.size > 1:  # the GPS steps are needed
-            step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+            step = path_steps_m(lat, lon)
         else:
             step = np.zeros(max(t.size - 1, 0))
         raw = (  # the distance channel, held over its gaps

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from pitwall.analysis.geo import haversine_m
+from pitwall.analysis.geo import haversine_m, path_steps_m
 from pitwall.analysis.position import track_position_arrays
 from pitwall.track import Track
 
@@ -89,9 +89,9 @@ def _moving_fixes(
     lat, lon = lat[ok], lon[ok]
     if lat.shape[0] < 2:
         return lat, lon
-    travelled = np.r_[0.0, np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))]
+    travelled = np.r_[0.0, np.cumsum(path_steps_m(lat, lon))]
     _, first = np.unique((travelled // MOVE_STEP_M).astype(np.int64), return_index=True)
     lat, lon = lat[first], lon[first]
     # GPS jitter while parked adds up to "travelled" distance without going anywhere: drop such fixes.
-    moved = np.r_[True, haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]) >= MOVE_STEP_M / 2]
+    moved = np.r_[True, path_steps_m(lat, lon) >= MOVE_STEP_M / 2]
     return lat[moved], lon[moved]

@@ -65,7 +65,7 @@ EXPORT_FETCH_ROWS: Final = 16_384
 DuckDB grows each Arrow buffer to the next power of two of its bytes, so a batch of 50,000 rows held 400 KB of
 doubles in 512 KiB; batches of 2**14 rows fill theirs exactly. With the server's two malloc arenas
 (:mod:`pitwall.arenas`) the export's peak fell 84 -> 76 MB on a 4-h session, 54 -> 50 MB on a 1-h one
-(``benchmarks/README.md``, session 9)."""
+(``benchmarks/store_write.py``)."""
 
 _COMPLETE_KINDS: Final = "('out', 'flying', 'in')"
 

@@ -26,6 +26,7 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.store_write``
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the malloc arena limit is set before the third-party imports, as in the server's process)
 import io
 import resource
 import statistics
@@ -37,6 +38,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from pitwall.arenas import limit_malloc_arenas
+
+limit_malloc_arenas()  # as the server's process does (pitwall.__main__), before numpy starts its threads
 
 import duckdb
 import numpy as np

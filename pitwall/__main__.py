@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from pitwall.cli import main
+from pitwall.arenas import limit_malloc_arenas
+
+limit_malloc_arenas()  # before the imports below start threads (numpy's BLAS pool): glibc fixes its limit then
+
+from pitwall.cli import main  # noqa: E402
 
 __all__ = ["main"]
 

@@ -8,12 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pitwall import schema
 from pitwall.store import BACKENDS, Store, export_schema, open_store, rebatch
+from pitwall.store._sql_store import _window_starts
 
 from ..conftest import new_store
 from .frames import session_import, telemetry
@@ -143,3 +145,49 @@ def test_rebatch_cuts_exact_tables_without_copying() -> None:
     (passed,) = rebatch([whole, *table.slice(10, 0).to_batches()], 10)
     assert passed.column(0).chunks[0].buffers()[1].address == whole.column(0).chunks[0].buffers()[1].address
     assert list(rebatch([], 10)) == []
+
+
+def _tall(rows: list[tuple[str, float, float | None]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["signal_name", "t_s", "value"], orient="row")
+
+
+def test_tall_export_in_time_windows_is_each_signal_sorted_whole(tmp_path: Path) -> None:
+    """Signals are read in time windows of about ``batch_rows`` rows, each sorted by the database: together the
+    signal sorted by time then value (nulls last), also where many rows share one time at a window's edge and
+    where the rate is uneven; the same rows and bytes on both backends."""
+    # 16 rows from 0 to 12 s: windows start at 3, 6 and 9 s, and four rows are at 3 s
+    edges = [("a", float(t), float(t % 5)) for t in range(13)] + [("a", 3.0, v) for v in (7.0, None, 2.0)]
+    uneven = [("c", t / 8, float(t % 5)) for t in range(40)] + [("c", 20.0 + t, -1.0) for t in range(6)]
+    single = [("b", 1.5, 4.0), ("b", 1.5, None), ("b", 1.5, 3.0)]
+    signals = _tall([*reversed(uneven), *reversed(edges), *single])
+    expected = (
+        signals.sort(["signal_name", "t_s", "value"], nulls_last=True)
+        .select(pl.lit("ra-fp1").alias("session_id"), pl.all())
+        .to_arrow()
+        .cast(export_schema("telemetry_signals"))
+    )
+    files = {}
+    for backend in BACKENDS:
+        opened = new_store(tmp_path, backend)
+        try:
+            opened.import_session(replace(session_import(), signals=signals))
+            batches = list(opened.export_batches("ra-fp1", "telemetry_signals", batch_rows=4))
+            assert pa.concat_tables(batches) == expected
+            files[backend] = _parquet(opened, "ra-fp1", "telemetry_signals", batch_rows=4)
+        finally:
+            opened.close()
+    assert files["duckdb"] == files["sqlite"]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "rows", "expected"),
+    [
+        (0.0, 10.0, 4, []),  # one window holds them all
+        (0.0, 10.0, 5, [5.0]),
+        (2.0, 14.0, 12, [6.0, 10.0]),
+        (1.5, 1.5, 9, [1.5, 1.5]),  # one time: the last window takes every row
+        (float("-inf"), 3.0, 9, []),  # no finite span to cut
+    ],
+)
+def test_window_starts(first: float, last: float, rows: int, expected: list[float]) -> None:
+    assert _window_starts(first, last, rows, per_window=4) == expected

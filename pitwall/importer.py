@@ -149,7 +149,7 @@ def recording_hash(recording: VboRecording) -> str:
             column = column.dt.epoch("us")
         digest.update(name.encode())
         _update(digest, column.cast(pl.Float64).fill_null(float("nan")))
-    runs = schema.signal_runs(recording.signals)
+    runs = schema.signal_runs(recording.sink)
     for piece in _row_names_utf8(runs):
         digest.update(piece)
     for field in ("t_s", "value"):
@@ -204,7 +204,7 @@ def repaired_clock(recording: VboRecording) -> tuple[VboRecording, dict[str, Any
     fixed = dataclasses.replace(
         recording,
         telemetry=apply_clock_repair(recording.telemetry, repair),
-        signals=repair_signal_times(recording.signals, old_t, repair),
+        sink=repair_signal_times(recording.signals, old_t, repair),
     )
     faults = [
         {"t_s": round(float(repair.t_s[row]), 3), "step_s": round(step, 3)}
@@ -223,11 +223,22 @@ def refuse_bad_values(recording: VboRecording) -> None:
         line = recording.line_of_row(bad.row)
         where = "" if line is not None else f" (data row {bad.row + recording.rows_dropped_prefix + 1})"
         raise ReadError(recording.path, bad.describe() + where, line=line)
-    row = first_bad_signal(recording.signals["value"])
-    if row is not None:
-        signal = recording.signals.row(row, named=True)
+    signal = _first_bad_sample(recording.sink)
+    if signal is not None:
         reason = f"channel {signal['signal_name']} = {signal['value']!r} at t = {signal['t_s']} s: not a plausible number"
         raise ReadError(recording.path, reason)
+
+
+def _first_bad_sample(sink: schema.TallSink) -> dict[str, Any] | None:
+    """The first tall row of ``sink`` (in its order) whose value :func:`~pitwall.validate.first_bad_signal`
+    refuses, as ``signal_name``, ``t_s`` (s), ``value``; ``None`` when all are plausible. Channels are checked
+    one by one, without their tall rows."""
+    parts = sink.samples() if isinstance(sink, schema.SignalChannels) else [("", sink)]
+    for name, rows in parts:
+        row = first_bad_signal(rows["value"])
+        if row is not None:
+            return {"signal_name": name, **rows.row(row, named=True)}
+    return None
 
 
 def skipped_result(store: Store, content_hash: str, path: Path) -> ImportResult | None:
@@ -418,14 +429,14 @@ def positioned_for_storage(telemetry: pl.DataFrame, track: Track) -> tuple[pl.Da
 def _session_import(row: SessionRow, recording: VboRecording, track: Track | None) -> SessionImport:
     """The rows to store: with the samples' track position when the track is known (``meta.positioned_on``
     names the track version, so a view reuses them instead of positioning every sample again)."""
-    telemetry = recording.telemetry
+    telemetry, sink = recording.telemetry, recording.sink
     if track is not None:
         telemetry, facts = positioned_for_storage(telemetry, track)
         row.meta = {**row.meta, **facts}
     return SessionImport(
         session=row,
         telemetry=_stored(telemetry, schema.TELEMETRY),
-        signals=_stored(recording.signals, schema.TELEMETRY_SIGNALS),
+        signals=sink if isinstance(sink, schema.SignalChannels) else _stored(sink, schema.TELEMETRY_SIGNALS),
         registry=schema.conform(recording.registry, schema.SIGNAL_REGISTRY),
     )
 

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import polars as pl
 import pyarrow as pa
 
+from pitwall.schema import TallSink
+
 
 class StoreError(Exception):
     """Base class of storage errors."""
@@ -74,7 +76,7 @@ class SessionImport:
 
     session: SessionRow
     telemetry: pl.DataFrame
-    signals: pl.DataFrame
+    signals: TallSink  # tall rows, or channels that stand for them (stored as their rows)
     registry: pl.DataFrame  # signal_registry rows to upsert (new names only)
 
 

@@ -32,9 +32,9 @@ class VboRecording:
 
     ``telemetry`` has exactly the :data:`pitwall.schema.TELEMETRY` columns (``session_id``, ``s_m`` and
     ``lap`` null). ``sink`` is the tall sink (``signal_name``, ``t_s`` s, ``value`` in the unit given by
-    ``registry``), as a reader keeps it (:data:`pitwall.schema.TallSink`: the readers keep channels, a clock
-    repair tall rows); :attr:`signals` gives its rows. ``rows_in_file`` counts the non-blank lines of ``[data]``; the telemetry keeps
-    ``rows_in_file - rows_dropped_prefix - rows_dropped_duplicate - truncated_last_line`` rows.
+    ``registry``) as it is kept (:data:`pitwall.schema.TallSink`: the readers keep channels, a clock repair tall
+    rows); :attr:`signals` gives its rows. ``rows_in_file`` counts the non-blank lines of ``[data]``; the
+    telemetry keeps ``rows_in_file - rows_dropped_prefix - rows_dropped_duplicate - truncated_last_line`` rows.
     """
 
     path: Path
@@ -58,8 +58,8 @@ class VboRecording:
 
     @property
     def signals(self) -> pl.DataFrame:
-        """The tall sink's rows (:data:`pitwall.schema.SIGNALS_SCHEMA`; built from its channels at each call when it has them:
-        the importer works on :attr:`sink`)."""
+        """The tall sink's rows (:data:`pitwall.schema.SIGNALS_SCHEMA`), built from its channels at each call
+        when it keeps channels (the importer works on :attr:`sink` instead)."""
         return tall_rows(self.sink)
 
     def line_of_row(self, row: int) -> int | None:

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from pitwall import schema
 from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
+from pitwall.analysis.geo import EARTH_RADIUS_M
 from pitwall.analysis.laps import LAP_COLUMNS
 from pitwall.analysis.position import line_fingerprint, with_track_position
 from pitwall.analysis.track_match import detect_track
@@ -165,15 +167,32 @@ def recording_hash(recording: VboRecording, *, legacy: bool = False) -> str:
         column = telemetry.get_column(name)
         if name == "utc":
             column = column.dt.epoch("us")
+        elif name == "distance_m" and column.null_count() < column.len():  # legacy: as computed then
+            column = pl.Series(_legacy_distance_m(telemetry["lat_deg"], telemetry["lon_deg"]))
         digest.update(name.encode())
         _update(digest, column.cast(pl.Float64).fill_null(float("nan")))
-    runs = schema.signal_runs(recording.signals)
+    runs = schema.signal_runs(recording.sink)
     for piece in _row_names_utf8(runs):
         digest.update(piece)
     for field in ("t_s", "value"):
         for _, part in runs:
             _update(digest, part[field].cast(pl.Float64))
     return digest.hexdigest()
+
+
+def _legacy_distance_m(lat_deg: pl.Series, lon_deg: pl.Series) -> npt.NDArray[np.float64]:
+    """The cumulative distance (m) as readers computed it before migration 6, bit for bit (on the same CPU and
+    numpy): the haversine of consecutive fixes on differences of radians, operations in that order. Only for
+    :func:`recording_hash`'s ``legacy`` hash; the distance stored now is :func:`~pitwall.analysis.geo.path_steps_m`'s."""
+    lat, lon = np.radians(lat_deg.to_numpy()), np.radians(lon_deg.to_numpy())
+    cos_lat = np.cos(lat)
+    halves = [np.diff(angle) / 2 for angle in (lat, lon)]
+    a, b = (np.square(np.sin(half)) for half in halves)
+    a += cos_lat[:-1] * cos_lat[1:] * b
+    steps = np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))) * (2 * EARTH_RADIUS_M)
+    distance = np.zeros(len(steps) + 1)
+    np.cumsum(np.fmax(steps, 0.0), out=distance[1:])
+    return distance
 
 
 def _update(digest: hashlib._Hash, column: pl.Series) -> None:
@@ -222,7 +241,7 @@ def repaired_clock(recording: VboRecording) -> tuple[VboRecording, dict[str, Any
     fixed = dataclasses.replace(
         recording,
         telemetry=apply_clock_repair(recording.telemetry, repair),
-        signals=repair_signal_times(recording.signals, old_t, repair),
+        sink=repair_signal_times(recording.signals, old_t, repair),
     )
     faults = [
         {"t_s": round(float(repair.t_s[row]), 3), "step_s": round(step, 3)}
@@ -241,11 +260,22 @@ def refuse_bad_values(recording: VboRecording) -> None:
         line = recording.line_of_row(bad.row)
         where = "" if line is not None else f" (data row {bad.row + recording.rows_dropped_prefix + 1})"
         raise ReadError(recording.path, bad.describe() + where, line=line)
-    row = first_bad_signal(recording.signals["value"])
-    if row is not None:
-        signal = recording.signals.row(row, named=True)
+    signal = _first_bad_sample(recording.sink)
+    if signal is not None:
         reason = f"channel {signal['signal_name']} = {signal['value']!r} at t = {signal['t_s']} s: not a plausible number"
         raise ReadError(recording.path, reason)
+
+
+def _first_bad_sample(sink: schema.TallSink) -> dict[str, Any] | None:
+    """The first tall row of ``sink`` (in its order) whose value :func:`~pitwall.validate.first_bad_signal`
+    refuses, as ``signal_name``, ``t_s`` (s), ``value``; ``None`` when all are plausible. Channels are checked
+    one by one, without their tall rows."""
+    parts = sink.samples() if isinstance(sink, schema.SignalChannels) else [("", sink)]
+    for name, rows in parts:
+        row = first_bad_signal(rows["value"])
+        if row is not None:
+            return {"signal_name": name, **rows.row(row, named=True)}
+    return None
 
 
 def skipped_result(store: Store, parsed: ParsedImport) -> ImportResult | None:
@@ -445,14 +475,14 @@ def positioned_for_storage(telemetry: pl.DataFrame, track: Track) -> tuple[pl.Da
 def _session_import(row: SessionRow, recording: VboRecording, track: Track | None) -> SessionImport:
     """The rows to store: with the samples' track position when the track is known (``meta.positioned_on``
     names the track version, so a view reuses them instead of positioning every sample again)."""
-    telemetry = recording.telemetry
+    telemetry, sink = recording.telemetry, recording.sink
     if track is not None:
         telemetry, facts = positioned_for_storage(telemetry, track)
         row.meta = {**row.meta, **facts}
     return SessionImport(
         session=row,
         telemetry=_stored(telemetry, schema.TELEMETRY),
-        signals=_stored(recording.signals, schema.TELEMETRY_SIGNALS),
+        signals=sink if isinstance(sink, schema.SignalChannels) else _stored(sink, schema.TELEMETRY_SIGNALS),
         registry=schema.conform(recording.registry, schema.SIGNAL_REGISTRY),
     )
 

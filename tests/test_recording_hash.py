@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from numpy._core._multiarray_umath import __cpu_features__ as NUMPY_CPU_FEATURES
 
 from pipelines.import_vbo import FileOutcome, import_into_store
 from pitwall import schema
@@ -22,6 +23,7 @@ from pitwall.importer import (
     parse_for_import,
     recording_hash,
 )
+from pitwall.schema import SignalChannels
 from pitwall.store._sql_store import SqlStore
 from pitwall.store.migrations import migrate
 from tests.api.conftest import BACKENDS, RACECHRONO_LAP9, RUN01, RUN04, SAMPLES
@@ -35,6 +37,35 @@ GOLDEN = {
 }
 """Hashes of the logged samples (migration 6, 2026-12-06)."""
 
+TALL_ROWS_GOLDEN = {
+    **GOLDEN,
+    SAMPLES
+    / "25IR05_RdAm_FP1_Run04_KO.vbo": "8dfedbaf455025b291b5a3f923117d93a35e558598ff019395bf616936b26640",
+    SAMPLES
+    / "25IR05_RdAm_FP1_Run05_TL.vbo": "5cc3899a6e64b4333207c4b852c65f69676c83e546f3bf6d0e77fc8b141f1944",
+    SAMPLES / "rc_mk2_test.log": "3b9de23224c858865fb7ad2f9b1870c52b5f032f436945a8ac1d144845844a18",
+    SAMPLES / "session_20251231_111959_tianma_lap13_v3.csv": (
+        "72330c06b2df943978b20308e8523d502f91c03aa5a6bc6ca977dd8c1db93191"
+    ),
+    SAMPLES / "sloth-at-lemans.gpx": "159fd078fe1993f24bc85118591e4531f1b2d8ebbc52796878ac33746b0a173b",
+    SAMPLES
+    / "vbox2-user-guide-sample.vbo": "b5bbd994ae1e8bc739c99405b71bfa5469ca6b080a89199869c4d5e779cdff9d",
+}
+"""Every readable sample's hash as the importer computes it from the readers' tall rows (``main`` before the
+readers kept their tall channels wide, :class:`pitwall.schema.SignalChannels`; 2026-12-06)."""
+
+LEGACY_GOLDEN = {
+    RUN01: "956ee973c05f1f47de2a646eb19b6cf1b5784949aaa00af260acce8451c3be5f",
+    RACECHRONO_LAP9: "a6dc15a425f57e857a514e21ba1291f3cf5fb95b3ac3a2dc8d5c769d05362587",
+    SAMPLES / "racebox-sample.vbo": "8d81522e5f11ba8d4c25785783a7be9cf988c62a1a8f0816f879a88f0d27103c",
+    SAMPLES
+    / "25IR05_RdAm_FP1_Run04_KO.vbo": "7f815a594e1f92871761b2ab7be97badec7087b694fc33dab5308a456a22aa3f",
+    SAMPLES / "rc_mk2_test.log": "db32928e0b7fc6fe072913451fb673699995b498dfe69540b2ca3afca654fc9a",
+    SAMPLES / "sloth-at-lemans.gpx": "83198250d302a818819c1c15a1157c9d8b9a974277ebc4a2f9035686c47c7989",
+}
+"""The hashes databases stored before migration 6 (with the distance as it was then computed), as an AVX2
+machine computed them (2026-12-05): numpy takes other trigonometry kernels where it finds AVX-512."""
+
 
 @pytest.mark.parametrize("path", list(GOLDEN), ids=lambda p: p.name)
 def test_a_recording_hashes_as_it_always_did_in_any_row_order(path: Path) -> None:
@@ -43,9 +74,17 @@ def test_a_recording_hashes_as_it_always_did_in_any_row_order(path: Path) -> Non
     assert recording_hash(recording) == GOLDEN[path]
     shuffled = recording.signals.sample(fraction=1.0, shuffle=True, seed=7)
     assert not shuffled.equals(recording.signals)
-    assert recording_hash(dataclasses.replace(recording, signals=shuffled)) == GOLDEN[path]
+    assert recording_hash(dataclasses.replace(recording, sink=shuffled)) == GOLDEN[path]
     changed = recording.signals.with_columns(value=recording.signals["value"] + 1e-9)
-    assert recording_hash(dataclasses.replace(recording, signals=changed)) != GOLDEN[path]
+    assert recording_hash(dataclasses.replace(recording, sink=changed)) != GOLDEN[path]
+
+
+@pytest.mark.parametrize("path", list(TALL_ROWS_GOLDEN), ids=lambda p: p.name)
+def test_a_readers_channels_hash_as_their_tall_rows_did(path: Path) -> None:
+    recording = read_recording(path.read_bytes(), name=str(path))
+    assert isinstance(recording.sink, SignalChannels)
+    assert recording_hash(recording) == TALL_ROWS_GOLDEN[path]
+    assert recording_hash(dataclasses.replace(recording, sink=recording.signals)) == TALL_ROWS_GOLDEN[path]
 
 
 @pytest.mark.parametrize(
@@ -59,7 +98,7 @@ def test_the_row_names_are_hashed_as_one_nul_joined_text_in_small_pieces(sizes: 
 
 
 @pytest.mark.parametrize("path", list(GOLDEN), ids=lambda p: p.name)
-def test_the_computed_columns_take_no_part_but_did_in_the_legacy_hash(path: Path) -> None:
+def test_the_computed_distance_takes_no_part_and_the_legacy_hash_recomputes_its_own(path: Path) -> None:
     recording = read_recording(path.read_bytes(), name=str(path))
     telemetry = recording.telemetry
     other = dataclasses.replace(  # the distance a CPU with other trigonometry kernels might compute
@@ -67,7 +106,8 @@ def test_the_computed_columns_take_no_part_but_did_in_the_legacy_hash(path: Path
     )
     assert not other.telemetry["distance_m"].equals(telemetry["distance_m"])
     assert recording_hash(other) == recording_hash(recording) == GOLDEN[path]
-    assert recording_hash(other, legacy=True) != recording_hash(recording, legacy=True) != GOLDEN[path]
+    # the legacy hash takes in the distance the readers computed then, from the positions, not the column
+    assert recording_hash(other, legacy=True) == recording_hash(recording, legacy=True) != GOLDEN[path]
     logged = next(
         name
         for name in schema.TELEMETRY
@@ -123,3 +163,12 @@ def test_a_session_stored_with_the_legacy_hash_is_skipped_on_reimport_and_rehash
         assert import_vbo_file(store, vbo, library=None).status == "skipped"  # now by the current hash
     finally:
         store.close()
+
+
+@pytest.mark.skipif(
+    bool(NUMPY_CPU_FEATURES.get("AVX512_SKX")), reason="numpy's AVX-512 trigonometry gave other legacy hashes"
+)
+@pytest.mark.parametrize("path", list(LEGACY_GOLDEN), ids=lambda p: p.name)
+def test_the_legacy_hash_is_what_databases_stored_before_migration_6(path: Path) -> None:
+    recording = read_recording(path.read_bytes(), name=str(path))
+    assert recording_hash(recording, legacy=True) == LEGACY_GOLDEN[path]

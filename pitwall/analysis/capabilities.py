@@ -113,7 +113,7 @@ def _sampled(value: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def _sample_stats(telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFrame:
+def _sample_stats(telemetry: pl.DataFrame, signals: schema.TallSink) -> pl.LazyFrame:
     """:data:`_STATS` per signal with at least one sample. Wide canonical columns are aggregated column by
     column (no tall copy of the wide table: its unpivot was the largest allocation of an import), the tall
     ``signals`` name by name on each name's rows (:func:`pitwall.schema.signal_runs`: slices of the rows as
@@ -131,12 +131,13 @@ def _sample_stats(telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFram
     return pl.concat(parts).filter(pl.col("n_samples") > 0)
 
 
-def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame) -> pl.LazyFrame:
+def capabilities_frame(session_id: str, telemetry: pl.DataFrame, signals: schema.TallSink) -> pl.LazyFrame:
     """One session's signals: sample count, mean rate, useful flag and enabled coaches (lazy).
 
     ``telemetry``: wide frames with ``t_s`` (s) and any canonical columns (:data:`pitwall.schema.TELEMETRY`);
     other columns (``session_id`` among them) are ignored. ``signals``: tall rows ``signal_name``, ``t_s`` (s),
-    ``value``. Null values are not samples, so an all-null column is no signal.
+    ``value``, or channels that stand for them (:class:`pitwall.schema.SignalChannels`). Null values are not
+    samples, so an all-null column is no signal.
 
     Returns :data:`pitwall.schema.CAPABILITIES` columns (``session_id`` set to ``session_id``) sorted by
     signal: ``n_samples`` non-null samples; ``mean_hz`` = (n − 1) / (last t_s − first t_s), 0 when fewer than

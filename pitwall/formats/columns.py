@@ -18,7 +18,7 @@ from pitwall import schema
 from pitwall.analysis.geo import cumulative_distance_m
 from pitwall.formats.channels import channel_table
 from pitwall.formats.errors import ReadError
-from pitwall.formats.vbo import SIGNALS_SCHEMA, VboRecording
+from pitwall.formats.vbo import VboRecording
 
 _INTEGER: Final = {"sats", "gear", "video_file_idx", "video_t_ms"}
 
@@ -85,13 +85,9 @@ def assemble(
         (wide[name] if name in wide else pl.lit(None)).cast(dtype, strict=False).alias(name)
         for name, dtype in schema.TELEMETRY.items()
     )
-    signals = (
-        base.select(pl.col("t_s"), *[pl.col(c.column).cast(pl.Float64).alias(c.name) for c in tall])
-        .unpivot([c.name for c in tall], index="t_s", variable_name="signal_name", value_name="value")
-        .drop_nulls("value")
-        .select(list(SIGNALS_SCHEMA))
-        if tall
-        else pl.DataFrame(schema=SIGNALS_SCHEMA)
+    signals = schema.SignalChannels(
+        base["t_s"].cast(pl.Float64),
+        base.select(pl.col(c.column).cast(pl.Float64).alias(c.name) for c in tall),
     )
     registry = pl.DataFrame(
         {
@@ -107,7 +103,7 @@ def assemble(
     return VboRecording(
         path=path,
         telemetry=telemetry,
-        signals=signals,
+        sink=signals,
         registry=schema.conform(registry, schema.SIGNAL_REGISTRY),
         gates=[],
         sections={},

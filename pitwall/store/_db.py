@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import polars as pl
 import pyarrow as pa
 
+from pitwall.schema import SignalChannels
 from pitwall.store._tables import Dialect
 
 
@@ -50,3 +51,7 @@ class Db(Protocol):
     def insert_frame(self, table: str, df: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> None:
         """Bulk-insert a frame whose columns (names and canonical dtypes) are a subset of ``table``'s, with
         ``constants`` (column → one value for every row; the backend need not build a column of copies)."""
+
+    def insert_channels(self, table: str, channels: SignalChannels, constants: Mapping[str, Any]) -> None:
+        """Insert the tall rows of ``channels`` (``signal_name``, ``t_s``, ``value``; in their order) into
+        ``table``, with ``constants`` on every row, without building them in memory first."""

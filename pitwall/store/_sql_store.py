@@ -397,7 +397,10 @@ class SqlStore(ABC):
             seq = self._insert_session(db, row)
             telemetry = _telemetry_rows(data.telemetry, first_idx=0)  # bad telemetry fails first, as ever
             self._register(db, data.registry, source=row.source)
-            self._insert_signals(db, row.session_id, seq, data.signals, source=row.source)
+            if isinstance(data.signals, schema.SignalChannels):
+                self._insert_channels(db, row.session_id, seq, data.signals, source=row.source)
+            else:
+                self._insert_signals(db, row.session_id, seq, data.signals, source=row.source)
             # after the tall rows: DuckDB holds the telemetry (fewer rows than a row group) in memory until the
             # commit, and reuses for it what the tall rows' insert worked in (their row groups go to disk as
             # they fill); the other way round both were held at once (~10 MB more for an hour)
@@ -579,6 +582,22 @@ class SqlStore(ABC):
         db.insert_frame("telemetry_signals", _logged(tall), {"session_id": session_id, SESSION_SEQ: seq})
         return tall.height
 
+    def _insert_channels(
+        self, db: Db, session_id: str, seq: int, channels: schema.SignalChannels, *, source: str
+    ) -> None:
+        """:meth:`_insert_signals` of the tall rows ``channels`` stand for, from the channels, their floats
+        normalised as :func:`prepare` does (-0.0 → 0.0; only a channel holding one is copied). Channels holding a
+        NaN go as their tall rows: that row is kept with a NULL value, which channels cannot hold."""
+        if any(column.is_nan().any() for column in (channels.t_s, *channels.values.iter_columns())):
+            self._insert_signals(db, session_id, seq, channels.rows(), source=source)
+            return
+        t_s = prepare(channels.t_s.to_frame("t_s"), {"t_s": pl.Float64()}).get_column("t_s")
+        values = prepare(channels.values, dict.fromkeys(channels.values.columns, pl.Float64()))
+        names = pl.DataFrame({"signal_name": channels.names()}, schema={"signal_name": pl.String()})
+        self._register(db, names, source=source)
+        constants = {"session_id": session_id, SESSION_SEQ: seq}
+        db.insert_channels("telemetry_signals", schema.SignalChannels(t_s, values), constants)
+
     def append_signals(self, session_id: str, rows: pl.DataFrame) -> int:
         """Append tall rows (``signal_name``, ``t_s`` s, ``value``); unknown names are registered (source
         ``api``, unit ``""``). Returns the number of rows appended."""
@@ -661,7 +680,7 @@ class SqlStore(ABC):
 
     @staticmethod
     def _store_capabilities(
-        db: Db, session_id: str, telemetry: pl.DataFrame, signals: pl.DataFrame
+        db: Db, session_id: str, telemetry: pl.DataFrame, signals: schema.TallSink
     ) -> pl.DataFrame:
         """Replace the session's capabilities with those of its rows ``telemetry`` and ``signals``."""
         capabilities = capabilities_frame(session_id, telemetry, signals).collect()

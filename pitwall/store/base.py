@@ -15,6 +15,8 @@ from typing import Any, Final, Protocol
 import polars as pl
 import pyarrow as pa
 
+from pitwall.schema import TallSink
+
 LEGACY_HASH_PREFIX: Final = "v1:"
 """Marks a ``content_hash`` stored before migration 6, when :func:`pitwall.importer.recording_hash` still took
 in the computed distance (whose last bits depend on the CPU and numpy): such a session is recognised by its
@@ -79,7 +81,7 @@ class SessionImport:
 
     session: SessionRow
     telemetry: pl.DataFrame
-    signals: pl.DataFrame
+    signals: TallSink  # tall rows, or channels that stand for them (stored as their rows)
     registry: pl.DataFrame  # signal_registry rows to upsert (new names only)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Final
 import polars as pl
 import pyarrow as pa
 
-from pitwall.schema import arrow_schema
+from pitwall.schema import SignalChannels, arrow_schema
 from pitwall.store._frames import to_canonical, utc_micros
 from pitwall.store._sql_store import SqlStore
 from pitwall.store._tables import Dialect
@@ -149,6 +149,11 @@ class _SQLiteDb:
         for chunk in stored.iter_slices(INSERT_CHUNK_ROWS):
             arrow = chunk.to_arrow()
             self._con.executemany(sql, zip(*(column.to_pylist() for column in arrow.columns), strict=True))
+
+    def insert_channels(self, table: str, channels: SignalChannels, constants: Mapping[str, Any]) -> None:
+        """Each channel's samples by :meth:`insert_frame`, its name a constant."""
+        for name, rows in channels.samples():
+            self.insert_frame(table, rows, {"signal_name": name, **constants})
 
 
 def _connect(path: str, *, writer: bool, busy_timeout_s: float) -> sqlite3.Connection:

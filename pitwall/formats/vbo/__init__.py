@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from pitwall.formats.vbo.header import is_canonical_channel
 from pitwall.formats.vbo.parse import parse_vbo, read_vbo
-from pitwall.formats.vbo.recording import SIGNALS_SCHEMA, VboRecording, VboVideo
+from pitwall.formats.vbo.recording import VboRecording, VboVideo
+from pitwall.schema import SIGNALS_SCHEMA
 
 __all__ = ["SIGNALS_SCHEMA", "VboRecording", "VboVideo", "is_canonical_channel", "parse_vbo", "read_vbo"]

@@ -80,7 +80,7 @@ def _parse(raw: bytes, path: Path) -> VboRecording:
     return VboRecording(
         path=path,
         telemetry=built.telemetry,
-        signals=built.signals,
+        sink=built.signals,
         registry=built.registry,
         gates=gates,
         sections=sections,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Final
 
 import polars as pl
 
+from pitwall.schema import TallSink, tall_rows
 from pitwall.track import Gate
 
 
@@ -31,14 +31,15 @@ class VboRecording:
     :func:`pitwall.formats.detect.read_recording`).
 
     ``telemetry`` has exactly the :data:`pitwall.schema.TELEMETRY` columns (``session_id``, ``s_m`` and
-    ``lap`` null). ``signals`` is the tall sink (``signal_name``, ``t_s`` s, ``value`` in the unit given by
-    ``registry``). ``rows_in_file`` counts the non-blank lines of ``[data]``; the telemetry keeps
-    ``rows_in_file - rows_dropped_prefix - rows_dropped_duplicate - truncated_last_line`` rows.
+    ``lap`` null). ``sink`` is the tall sink (``signal_name``, ``t_s`` s, ``value`` in the unit given by
+    ``registry``) as it is kept (:data:`pitwall.schema.TallSink`: the readers keep channels, a clock repair tall
+    rows); :attr:`signals` gives its rows. ``rows_in_file`` counts the non-blank lines of ``[data]``; the
+    telemetry keeps ``rows_in_file - rows_dropped_prefix - rows_dropped_duplicate - truncated_last_line`` rows.
     """
 
     path: Path
     telemetry: pl.DataFrame
-    signals: pl.DataFrame
+    sink: TallSink
     registry: pl.DataFrame
     gates: list[Gate]
     sections: dict[str, list[str]]
@@ -55,17 +56,15 @@ class VboRecording:
     source_format: str = "vbo"  # the reader that produced it: vbo | racechrono | racecapture | gpx
     lap_marks_s: list[float] = field(default_factory=list)  # the logger's own lap boundaries, s (t_s)
 
+    @property
+    def signals(self) -> pl.DataFrame:
+        """The tall sink's rows (:data:`pitwall.schema.SIGNALS_SCHEMA`), built from its channels at each call
+        when it keeps channels (the importer works on :attr:`sink` instead)."""
+        return tall_rows(self.sink)
+
     def line_of_row(self, row: int) -> int | None:
         """The 1-based file line of ``telemetry`` row ``row`` (``None`` when duplicate rows were dropped and
         the mapping is not exact)."""
         if self.rows_dropped_duplicate or not self.first_data_line:
             return None
         return self.first_data_line + self.rows_dropped_prefix + row
-
-
-SIGNALS_SCHEMA: Final[dict[str, pl.DataType]] = {
-    "signal_name": pl.String(),
-    "t_s": pl.Float64(),
-    "value": pl.Float64(),
-}
-"""Columns of :attr:`VboRecording.signals` (the tall sink without ``session_id``)."""

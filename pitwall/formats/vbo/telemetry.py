@@ -12,7 +12,6 @@ import polars as pl
 
 from pitwall import schema
 from pitwall.analysis.geo import cumulative_distance_m
-from pitwall.formats.vbo.recording import SIGNALS_SCHEMA
 from pitwall.formats.vbo.table import (
     _CHANNELS,
     _DAY_US,
@@ -29,7 +28,7 @@ from pitwall.formats.vbo.table import (
 @dataclass
 class _Built:
     telemetry: pl.DataFrame
-    signals: pl.DataFrame
+    signals: schema.SignalChannels
     registry: pl.DataFrame
     minutes: bool
     dropped_prefix: int
@@ -44,14 +43,15 @@ def _build_telemetry(
     units: list[str],
     created_at: datetime | None,
 ) -> _Built:
-    """Canonical wide columns, the tall sink and its registry from the parsed ``[data]`` frame (with its
+    """Canonical wide columns, the tall sink's channels and its registry from the parsed ``[data]`` frame (with its
     ``__tod`` column, see :meth:`_DataBlock.read`).
 
     The facts that shape the result (rows to drop, degrees or minutes, midnight rollover, stale clock) are
     read off the time of day and the coordinates in numpy (Polars only for a leading run before lock). Then
     ``t_s`` (s) and the positions (degrees) are computed once; the cumulative distance (m, numpy) runs on this
     thread while a worker collects one ``select`` of the other canonical columns, each cast to its
-    :data:`pitwall.schema.TELEMETRY` dtype, and the tall sink of the kept rows' other channels.
+    :data:`pitwall.schema.TELEMETRY` dtype. The kept rows' other channels are the tall sink, as they are
+    (:class:`~pitwall.schema.SignalChannels`: no tall copy).
     """
     wide: dict[str, pl.Expr] = {}
     quantity_column: dict[str, str] = {}
@@ -113,7 +113,7 @@ def _build_telemetry(
         shared["lon_deg"] = pl.when(~zero_position).then(pl.col(position[1]) * lon_scale)
     # Columns used twice are computed first: t_s (also the tall sink's) and the positions (also the
     # distance's). The distance runs in numpy on this thread while Polars builds the other canonical columns
-    # and the tall sink on its own threads (numpy and Polars both release the GIL).
+    # on its own threads (numpy and Polars both release the GIL).
     placed = {
         column.name: column
         for column in rows.select(expr.cast(pl.Float64).alias(name) for name, expr in shared.items())
@@ -126,13 +126,11 @@ def _build_telemetry(
         if name not in placed and (name != "distance_m" or not with_distance)
     )
     with ThreadPoolExecutor(max_workers=1) as worker:
-        queries = worker.submit(
-            pl.collect_all, [telemetry_plan, _tall_sink(rows, tall_names, placed["t_s"])], engine="in-memory"
-        )
+        query = worker.submit(telemetry_plan.collect, engine="in-memory")
         if with_distance:
             distance = cumulative_distance_m(placed["lat_deg"].to_numpy(), placed["lon_deg"].to_numpy())
             placed["distance_m"] = pl.Series("distance_m", distance, dtype=pl.Float64)
-        telemetry, signals = queries.result()
+        telemetry = query.result()
     for index, name in enumerate(schema.TELEMETRY):
         if name in placed:
             telemetry.insert_column(index, placed[name])
@@ -148,7 +146,7 @@ def _build_telemetry(
     )
     return _Built(
         telemetry,
-        signals,
+        schema.SignalChannels(placed["t_s"], rows.select(tall_names)),
         registry,
         minutes,
         n_prefix,
@@ -197,22 +195,6 @@ def _largest_magnitude(frame: pl.DataFrame, columns: tuple[str, ...]) -> float |
     there is none)."""
     largest = (float(np.fmax.reduce(np.abs(frame.get_column(c).to_numpy()))) for c in columns if frame.height)
     return max((value for value in largest if not np.isnan(value)), default=None)
-
-
-def _tall_sink(rows: pl.DataFrame, names: list[str], t_s: pl.Series) -> pl.LazyFrame:
-    """The tall sink of the channels ``names`` of ``rows``: each channel's non-null values with their ``t_s``
-    (s), channel by channel in row order, in one chunk. (A concat of per-channel parts sharing the ``t_s`` and
-    value buffers builds the same rows ~1.8 ms faster, but in one chunk per channel, which DuckDB then
-    inserts on several threads with ~10 MB more memory: the import's peak grew by ~20 MB.)"""
-    if not names:
-        return pl.LazyFrame(schema=SIGNALS_SCHEMA)
-    return (
-        rows.lazy()
-        .select(pl.col(names), __t_s=pl.lit(t_s))  # a channel may be called "t_s"
-        .unpivot(names, index="__t_s", variable_name="signal_name", value_name="value")
-        .drop_nulls("value")
-        .select("signal_name", t_s="__t_s", value="value")
-    )
 
 
 def _canonical_expr(name: str, target: str, factor: float) -> pl.Expr:

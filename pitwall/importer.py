@@ -27,7 +27,7 @@ import polars as pl
 
 from pitwall import schema
 from pitwall.analysis.clock import apply_clock_repair, repair_clock, repair_signal_times
-from pitwall.analysis.geo import EARTH_RADIUS_M
+from pitwall.analysis.geo import EARTH_RADIUS_M, accumulated_m
 from pitwall.analysis.laps import LAP_COLUMNS
 from pitwall.analysis.position import line_fingerprint, with_track_position
 from pitwall.analysis.track_match import detect_track
@@ -189,10 +189,7 @@ def _legacy_distance_m(lat_deg: pl.Series, lon_deg: pl.Series) -> npt.NDArray[np
     halves = [np.diff(angle) / 2 for angle in (lat, lon)]
     a, b = (np.square(np.sin(half)) for half in halves)
     a += cos_lat[:-1] * cos_lat[1:] * b
-    steps = np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))) * (2 * EARTH_RADIUS_M)
-    distance = np.zeros(len(steps) + 1)
-    np.cumsum(np.fmax(steps, 0.0), out=distance[1:])
-    return distance
+    return accumulated_m(np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))) * (2 * EARTH_RADIUS_M))
 
 
 def _update(digest: hashlib._Hash, column: pl.Series) -> None:

@@ -138,7 +138,12 @@ def segment_crossings(
 def cumulative_distance_m(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Cumulative great-circle distance (m) along the fixes (degrees), 0 at the first; a step touching a missing
     fix (NaN) adds nothing. Steps are :func:`path_steps_m`."""
-    steps = path_steps_m(np.asarray(lat_deg, np.float64), np.asarray(lon_deg, np.float64))
+    return accumulated_m(path_steps_m(np.asarray(lat_deg, np.float64), np.asarray(lon_deg, np.float64)))
+
+
+def accumulated_m(steps: FloatArray) -> FloatArray:
+    """The running total (m) of a path's ``steps`` (m, length ``n - 1``), 0 at the first of its ``n`` points; a
+    NaN step adds nothing."""
     distance = np.zeros(len(steps) + 1)
     np.cumsum(np.fmax(steps, 0.0), out=distance[1:])
     return distance

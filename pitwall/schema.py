@@ -235,8 +235,7 @@ def signal_runs(signals: TallSink) -> list[tuple[str, pl.DataFrame]]:
     one time-ordered run per name (from channels: one per channel, time-ordered and uniquely named, its
     samples); otherwise from one sorted copy."""
     if isinstance(signals, SignalChannels):
-        names = signals.names()
-        if len(set(names)) == len(names) and signals.t_s.null_count() == 0 and signals.t_s.is_sorted():
+        if signals.t_s.null_count() == 0 and signals.t_s.is_sorted():  # (a frame's column names are unique)
             return sorted(signals.samples(), key=lambda named: named[0])
         signals = signals.rows()
     runs = signals.select(pl.col("signal_name").rle()).unnest("signal_name")

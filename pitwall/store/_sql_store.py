@@ -120,6 +120,12 @@ LAP_LIST_ORDER: Final = {
 }
 """How lap listings are ordered (column → descending; nulls last): newest session first, then by lap number."""
 
+_LAP_LIST_ORDER_SQL: Final = ", ".join(
+    f"{'s' if column == 'started_at' else 'l'}.{column}{' DESC' if descending else ''} NULLS LAST"
+    for column, descending in LAP_LIST_ORDER.items()
+)
+""":data:`LAP_LIST_ORDER` as the ``ORDER BY`` of :meth:`SqlStore.list_laps` (``s``: sessions, ``l``: laps)."""
+
 LAP_LIST_COLUMNS: Final[dict[str, pl.DataType]] = {
     **schema.LAPS,
     "driver": pl.String(),
@@ -714,7 +720,7 @@ class SqlStore(ABC):
         sql = (
             f"SELECT {laps}, s.driver, s.car, s.track, s.started_at FROM laps l "
             f"JOIN sessions s ON s.session_id = l.session_id {where} "
-            "ORDER BY s.started_at DESC, l.session_id, l.lap, l.t_start_s NULLS LAST, l.method NULLS LAST LIMIT ?"
+            f"ORDER BY {_LAP_LIST_ORDER_SQL} LIMIT ?"
         )
         with self._read() as db:
             return db.fetch_frame(sql, params, LAP_LIST_COLUMNS)
